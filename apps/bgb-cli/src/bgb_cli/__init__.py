@@ -1,0 +1,3 @@
+"""The bgb command line application."""
+
+__all__: list[str] = []

@@ -1,0 +1,27 @@
+"""Entry point of the ``bgb`` command group.
+
+Each subcommand lives in its own module under ``bgb_cli.commands`` and is registered here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+__all__ = ["cli", "train_alias"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def cli(verbose: int) -> None:
+    """bgb: EEG seizure detection, from EDF to scored events."""
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def train_alias() -> None:
+    """``bgb-train ARGS`` is ``bgb train ARGS``."""
+    import sys
+
+    cli.main(args=["train", *sys.argv[1:]], prog_name="bgb-train")

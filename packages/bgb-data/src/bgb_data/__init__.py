@@ -1,0 +1,3 @@
+"""bgb_data."""
+
+__all__: list[str] = []

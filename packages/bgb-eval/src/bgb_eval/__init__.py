@@ -1,0 +1,3 @@
+"""bgb_eval."""
+
+__all__: list[str] = []

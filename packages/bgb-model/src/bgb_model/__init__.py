@@ -1,0 +1,3 @@
+"""bgb_model."""
+
+__all__: list[str] = []

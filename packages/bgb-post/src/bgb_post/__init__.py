@@ -1,0 +1,3 @@
+"""bgb_post."""
+
+__all__: list[str] = []
