@@ -1,3 +1,34 @@
-"""bgb_post."""
+"""Post-processing of a per-sample seizure probability trace into events (numpy only).
 
-__all__: list[str] = []
+``postprocess(probs, sfreq_hz, config)`` runs the whole pipeline; the steps are public too,
+on bool masks (``hysteresis``, ``opening``, ``closing``) or on runs of samples.
+"""
+
+from ._config import PostprocessConfig
+from ._duration import LongEventPolicy, apply_duration_rule, max_piece_samples, merge_close_events
+from ._events import EVENT_DTYPE, events_from_runs
+from ._hysteresis import hysteresis, hysteresis_runs
+from ._morphology import close_runs, closing, open_runs, opening
+from ._pipeline import postprocess
+from ._runs import Runs, find_runs, join_runs, runs_to_mask
+
+__all__ = [
+    "EVENT_DTYPE",
+    "LongEventPolicy",
+    "PostprocessConfig",
+    "Runs",
+    "apply_duration_rule",
+    "close_runs",
+    "closing",
+    "events_from_runs",
+    "find_runs",
+    "hysteresis",
+    "hysteresis_runs",
+    "join_runs",
+    "max_piece_samples",
+    "merge_close_events",
+    "open_runs",
+    "opening",
+    "postprocess",
+    "runs_to_mask",
+]

@@ -1,0 +1,58 @@
+"""The post-processing pipeline: probability trace of one recording to events."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ._config import PostprocessConfig
+from ._duration import apply_duration_rule, merge_close_events
+from ._events import _events_from_runs
+from ._hysteresis import _hysteresis_runs
+from ._morphology import close_runs, open_runs
+from ._validate import as_probability_trace, check_sfreq
+
+__all__ = ["postprocess"]
+
+logger = logging.getLogger(__name__)
+
+
+def postprocess(
+    probs: ArrayLike, sfreq_hz: float = 256.0, config: PostprocessConfig | None = None
+) -> NDArray[np.void]:
+    """Events of one recording as a sorted structured array of EVENT_DTYPE.
+
+    Steps, each on runs of samples (the trace is read a few times, never looped over):
+
+    1. hysteresis: maximal runs of p >= tau_off holding a sample with p >= tau_on;
+    2. opening (runs shorter than opening_samples removed), then closing (gaps shorter
+       than closing_samples filled), with the recording's borders as in ``bgb_post.opening``;
+    3. merging of events closer than merge_gap_s seconds, when set;
+    4. duration rule: events under min_duration_s removed, events over max_duration_s
+       split or capped by long_event_policy;
+    5. events: start_s = first sample / sfreq_hz, stop_s = (last sample + 1) / sfreq_hz,
+       confidence = mean probability over the event's samples.
+
+    Shapes: ``probs`` (n_samples,) of probabilities in [0, 1] at ``sfreq_hz``; float32 and
+    float64 traces are read without a copy. Returns (n_events,) EVENT_DTYPE, disjoint and
+    sorted by start_s. Raises ValueError on a bad trace, rate or configuration.
+    """
+    if config is None:
+        config = PostprocessConfig()
+    elif not isinstance(config, PostprocessConfig):
+        raise ValueError(f"config must be a PostprocessConfig, got {type(config).__name__}")
+    trace = as_probability_trace(probs)
+    sfreq = check_sfreq(sfreq_hz)
+
+    runs = _hysteresis_runs(trace, config.tau_on, config.tau_off)
+    n_hysteresis = len(runs)
+    runs = close_runs(open_runs(runs, config.opening_samples), config.closing_samples)
+    if config.merge_gap_s is not None:
+        runs = merge_close_events(runs, sfreq, config.merge_gap_s)
+    runs = apply_duration_rule(
+        runs, sfreq, config.min_duration_s, config.max_duration_s, config.long_event_policy
+    )
+    logger.debug("%d hysteresis runs -> %d events", n_hysteresis, len(runs))
+    return _events_from_runs(trace, runs, sfreq)
