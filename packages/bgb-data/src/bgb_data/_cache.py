@@ -1,0 +1,236 @@
+"""Building the cache: every recording of a TUSZ tree prepared once, plus the manifest.
+
+Layout of a cache folder::
+
+    CACHE/manifest.json
+    CACHE/recordings/<path under ROOT without .edf>.signal.npy   (19, n) float16, 256 Hz
+    CACHE/recordings/<...>.labels.npy                             (n,) uint8 0/1
+    CACHE/recordings/<...>.entry.json                             the manifest entry
+
+Builds are parallel (process pool), resumable (a recording whose entry names the same
+recipe and whose source file is unchanged is reused), and atomic (see ``_task``). One
+build at a time per cache folder (a lock file enforces it).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import multiprocessing
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bgb_data._layout import SPLITS, SourceFile, check_patient_splits, discover
+from bgb_data._manifest import Manifest, RecordingEntry
+from bgb_data._recipe import Recipe
+from bgb_data._task import Task, process, trusted_entry
+from bgb_data._windows import STRIDE_N, WINDOW_N
+
+__all__ = ["BuildSummary", "ProgressCallback", "build_cache", "open_labels", "open_signal"]
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int, RecordingEntry], None]
+"""Called after each recording with (done, total, entry)."""
+
+
+@dataclass
+class BuildSummary:
+    """What a cache build did."""
+
+    manifest_path: Path
+    n_ok: int
+    """Recordings ready in the cache (built now or reused)."""
+    n_skipped: int
+    """Recordings rejected (their reasons are in ``skipped`` and the manifest)."""
+    n_reused: int
+    """Of the above, recordings taken from an earlier build."""
+    elapsed_s: float
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)
+    """(path, reason, message) of each skipped recording."""
+
+
+def build_cache(
+    data_root: str | Path,
+    cache_dir: str | Path,
+    *,
+    splits: tuple[str, ...] | list[str] | None = None,
+    workers: int = 1,
+    limit_files: int | None = None,
+    force: bool = False,
+    recipe: Recipe | None = None,
+    progress: ProgressCallback | None = None,
+) -> BuildSummary:
+    """Prepare the recordings of a TUSZ tree into ``cache_dir`` and write its manifest.
+
+    ``splits`` picks split folders (default all); ``limit_files`` keeps the first N files
+    of each split (sorted by path; for smoke runs); ``force`` rebuilds reused recordings.
+    The manifest lists every recording of the tree with a valid entry for this recipe,
+    including ones built by earlier runs for other splits.
+
+    Raises:
+        ValueError: bad arguments, a root that is not a TUSZ tree, or a patient in more
+            than one split.
+    """
+    start = time.perf_counter()
+    recipe = recipe if recipe is not None else Recipe()
+    chosen = tuple(splits) if splits is not None else SPLITS
+    if unknown := set(chosen) - set(SPLITS):
+        raise ValueError(f"unknown splits {sorted(unknown)}; choose from {SPLITS}")
+    if workers < 1 or (limit_files is not None and limit_files < 1):
+        raise ValueError(f"workers ({workers}) and limit_files ({limit_files}) must be >= 1")
+    root = Path(data_root).resolve()
+    cache = Path(cache_dir).resolve()
+    everything = discover(root)
+    check_patient_splits(everything)
+    selected = _select(everything, chosen, limit_files)
+    cache.mkdir(parents=True, exist_ok=True)
+    tasks = [Task(f, root, cache, recipe, WINDOW_N, STRIDE_N) for f in everything]
+    with _build_lock(cache):
+        _remove_scratch(cache / "recordings")
+        todo = {f.rel_path for f in selected}
+        entries: dict[str, RecordingEntry] = {}
+        reused = 0
+        pending = []
+        for task in tasks:
+            entry = None if force and task.source.rel_path in todo else trusted_entry(task)
+            if entry is not None:
+                entries[task.source.rel_path] = entry
+                reused += task.source.rel_path in todo
+            elif task.source.rel_path in todo:
+                pending.append(task)
+        done_before = len(todo) - len(pending)
+        for n, entry in enumerate(_run(pending, workers), start=done_before + 1):
+            entries[entry.path] = entry
+            if progress is not None:
+                progress(n, len(todo), entry)
+        manifest = Manifest(
+            recipe=recipe.to_dict(),
+            recipe_hash=recipe.hash(),
+            data_root=str(root),
+            sfreq_hz=recipe.sfreq_hz,
+            window_n=WINDOW_N,
+            stride_n=STRIDE_N,
+            recordings=[entries[p] for p in sorted(entries)],
+        )
+        manifest_path = manifest.save(cache)
+    this_run = [entries[p] for p in sorted(todo) if p in entries]
+    return BuildSummary(
+        manifest_path=manifest_path,
+        n_ok=sum(e.status == "ok" for e in this_run),
+        n_skipped=sum(e.status != "ok" for e in this_run),
+        n_reused=reused,
+        elapsed_s=time.perf_counter() - start,
+        skipped=[(e.path, e.reason or "", e.message or "") for e in this_run if e.status != "ok"],
+    )
+
+
+def _select(
+    files: list[SourceFile], splits: tuple[str, ...], limit: int | None
+) -> list[SourceFile]:
+    out = []
+    for split in splits:
+        of_split = [f for f in files if f.split == split]
+        out.extend(of_split if limit is None else of_split[:limit])
+    return out
+
+
+def _run(tasks: list[Task], workers: int) -> Iterator[RecordingEntry]:
+    """Entries of the tasks, as they finish (in order when ``workers == 1``)."""
+    if workers == 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield _guarded(task)
+        return
+    context = multiprocessing.get_context("spawn")  # no fork of a parent holding threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures: dict[Future[RecordingEntry], Task] = {pool.submit(process, t): t for t in tasks}
+        for future in as_completed(futures):
+            yield _result(future, futures[future])
+
+
+def _guarded(task: Task) -> RecordingEntry:
+    try:
+        return process(task)
+    except Exception as err:  # recorded as skipped and logged with its traceback
+        return _unexpected(task, err)
+
+
+def _result(future: Future[RecordingEntry], task: Task) -> RecordingEntry:
+    try:
+        return future.result()
+    except Exception as err:  # recorded as skipped and logged with its traceback
+        return _unexpected(task, err)
+
+
+def _unexpected(task: Task, err: Exception) -> RecordingEntry:
+    """A failure that is not a known bad-input case: logged, reported, retried next run."""
+    logger.error("unexpected error on %s", task.source.path, exc_info=err)
+    stat = task.source.path.stat()
+    return RecordingEntry(
+        path=task.source.rel_path,
+        split=task.source.split,
+        patient=task.source.patient,
+        session=task.source.session,
+        montage=task.source.montage,
+        status="skipped",
+        reason="unexpected_error",
+        message=f"{task.source.path}: {type(err).__name__}: {err}",
+        recipe_hash=task.recipe.hash(),
+        source_size=stat.st_size,
+        source_mtime_ns=stat.st_mtime_ns,
+    )
+
+
+@contextmanager
+def _build_lock(cache: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``cache/.lock`` (released by the OS if the process dies)."""
+    with (cache / ".lock").open("a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RuntimeError(f"{cache}: another cache build is running on it") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _remove_scratch(folder: Path) -> None:
+    """Delete temp files and scratch folders left by a killed build (nothing trusts them)."""
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.rglob(".*")):
+        if not path.exists():  # inside a scratch folder removed a moment ago
+            continue
+        if path.is_dir() and path.name.startswith(".prep-"):
+            shutil.rmtree(path)
+        elif path.is_file() and ".tmp-" in path.name:
+            path.unlink()
+
+
+def open_signal(cache_dir: str | Path, entry: RecordingEntry) -> np.memmap:
+    """Read-only memory map of a recording's prepared signal, (19, n_samples)."""
+    if entry.signal_file is None:
+        raise ValueError(f"{entry.path}: no signal file (status {entry.status}: {entry.reason})")
+    return _open(Path(cache_dir) / entry.signal_file)
+
+
+def open_labels(cache_dir: str | Path, entry: RecordingEntry) -> np.memmap:
+    """Read-only memory map of a recording's 0/1 seizure labels, (n_samples,) uint8."""
+    if entry.label_file is None:
+        raise ValueError(f"{entry.path}: no label file (status {entry.status}: {entry.reason})")
+    return _open(Path(cache_dir) / entry.label_file)
+
+
+def _open(path: Path) -> np.memmap:
+    array = np.load(path, mmap_mode="r")
+    if not isinstance(array, np.memmap):
+        raise ValueError(f"{path}: not a memory-mappable .npy file")
+    return array

@@ -1,0 +1,179 @@
+"""Windows of a cache as a map-style dataset, and a balanced sampler redrawn every epoch.
+
+Both are plain Python objects (no torch import): ``torch.utils.data.DataLoader`` accepts a
+dataset with ``__len__``/``__getitem__`` and any iterable of indices as ``sampler``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bgb_data._cache import open_labels, open_signal
+from bgb_data._labels import label_mask
+from bgb_data._manifest import Manifest, RecordingEntry
+from bgb_data._windows import window_seizure_fractions, window_starts
+
+__all__ = ["BalancedSampler", "WindowDataset"]
+
+
+class WindowDataset:
+    """Every window (default 60 s, stride 10 s, tail covered) of one split's recordings.
+
+    ``dataset[i]`` is ``(x, y)``: x float32 (19, window_n), y float32 (window_n,) 0/1,
+    read from the memory-mapped cache (no stored copies of overlapping windows).
+
+    Attributes:
+        recordings: the manifest entries used (status ``ok``, this split), in order.
+        index: int64 (n_windows, 2) of (recording position in ``recordings``, start sample).
+        seizure_fraction: float32 (n_windows,) seizure share of each window's samples.
+    """
+
+    def __init__(
+        self,
+        cache_dir: str | Path,
+        split: str,
+        window_s: float = 60.0,
+        stride_s: float = 10.0,
+        manifest: Manifest | None = None,
+    ) -> None:
+        self.cache_dir = Path(cache_dir)
+        self.manifest = manifest if manifest is not None else Manifest.load(self.cache_dir)
+        self.window_n = _samples(window_s, self.manifest.sfreq_hz, "window_s")
+        self.stride_n = _samples(stride_s, self.manifest.sfreq_hz, "stride_s")
+        self.recordings: list[RecordingEntry] = self.manifest.select(split=split, status="ok")
+        if not self.recordings:
+            raise ValueError(f"{self.cache_dir}: no recordings with status ok in split {split!r}")
+        index, fractions = [], []
+        for r, entry in enumerate(self.recordings):
+            n = _n_samples(entry)
+            starts = window_starts(n, self.window_n, self.stride_n)
+            index.append(np.stack([np.full(starts.size, r, dtype=np.int64), starts], axis=1))
+            fractions.append(self._fractions(entry, starts, n))
+        self.index = np.concatenate(index)  # (n_windows, 2)
+        self.seizure_fraction = np.concatenate(fractions)
+        self._maps: dict[int, tuple[np.memmap, np.memmap]] = {}
+
+    def _fractions(self, entry: RecordingEntry, starts: np.ndarray, n: int) -> np.ndarray:
+        """Manifest fractions when the geometry matches, else from the seizure intervals."""
+        if (self.window_n, self.stride_n) == (self.manifest.window_n, self.manifest.stride_n):
+            stored = np.asarray(entry.window_seizure_fraction, dtype=np.float32)
+            if stored.size != starts.size:
+                raise ValueError(
+                    f"{self.cache_dir}: {entry.path} has {stored.size} window fractions in "
+                    f"the manifest, expected {starts.size}; rebuild the cache"
+                )
+            return stored
+        mask = label_mask(entry.seizures, n, self.manifest.sfreq_hz)
+        return window_seizure_fractions(mask, starts, self.window_n)
+
+    def __len__(self) -> int:
+        return int(self.index.shape[0])
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        rec, start = (int(v) for v in self.index[i])
+        signal, labels = self._open(rec)
+        stop = start + self.window_n
+        x = _as_float32(signal[:, start:stop])  # (19, window_n)
+        y = np.array(labels[start:stop], dtype=np.float32)  # (window_n,)
+        return x, y
+
+    def _open(self, rec: int) -> tuple[np.memmap, np.memmap]:
+        if rec not in self._maps:
+            entry = self.recordings[rec]
+            self._maps[rec] = (
+                open_signal(self.cache_dir, entry),
+                open_labels(self.cache_dir, entry),
+            )
+        return self._maps[rec]
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Memory maps are reopened in each DataLoader worker, not pickled.
+        state = self.__dict__.copy()
+        state["_maps"] = {}
+        return state
+
+
+_FLOAT16_TO_32 = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
+"""Every float16 bit pattern as float32: a table lookup converts faster than astype."""
+
+
+def _as_float32(block: np.ndarray) -> np.ndarray:
+    """A float32 copy of a float16 or float32 block (exact)."""
+    if block.dtype == np.float16:
+        return np.take(_FLOAT16_TO_32, np.ascontiguousarray(block).view(np.uint16))
+    return np.array(block, dtype=np.float32)
+
+
+def _samples(seconds: float, sfreq_hz: float, name: str) -> int:
+    n = seconds * sfreq_hz
+    if n <= 0 or not math.isclose(n, round(n)):
+        raise ValueError(f"{name} {seconds} s is not a positive whole number of samples")
+    return round(n)
+
+
+def _n_samples(entry: RecordingEntry) -> int:
+    if entry.n_samples is None:
+        raise ValueError(f"{entry.path}: manifest entry with status ok has no n_samples")
+    return entry.n_samples
+
+
+class BalancedSampler:
+    """Indices of a window dataset, redrawn each epoch with a fixed seizure share.
+
+    Each epoch draws ``n_per_epoch`` indices (default ``len(dataset)``):
+    ``round(seizure_share * n)`` from windows containing seizure (fraction > 0), the rest
+    from windows without, each without replacement when there are enough windows and with
+    replacement otherwise, then shuffled. Deterministic for (seed, epoch).
+    """
+
+    def __init__(
+        self,
+        dataset: WindowDataset,
+        n_per_epoch: int | None = None,
+        seizure_share: float = 0.5,
+        seed: int = 0,
+    ) -> None:
+        if not 0.0 <= seizure_share <= 1.0:
+            raise ValueError(f"seizure_share {seizure_share} outside [0, 1]")
+        self.n_per_epoch = len(dataset) if n_per_epoch is None else n_per_epoch
+        if self.n_per_epoch < 1:
+            raise ValueError(f"n_per_epoch {self.n_per_epoch} must be >= 1")
+        fractions = np.asarray(dataset.seizure_fraction)
+        self.seizure_windows = np.flatnonzero(fractions > 0)
+        self.background_windows = np.flatnonzero(fractions == 0)
+        self.n_seizure = round(seizure_share * self.n_per_epoch)
+        if self.n_seizure and not self.seizure_windows.size:
+            raise ValueError("seizure_share > 0 but the dataset has no window with seizure")
+        if self.n_per_epoch - self.n_seizure and not self.background_windows.size:
+            raise ValueError("seizure_share < 1 but the dataset has no window without seizure")
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the epoch whose draw the next iteration yields."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n_per_epoch
+
+    def __iter__(self) -> Iterator[int]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        drawn = np.concatenate(
+            [
+                _draw(rng, self.seizure_windows, self.n_seizure),
+                _draw(rng, self.background_windows, self.n_per_epoch - self.n_seizure),
+            ]
+        )
+        rng.shuffle(drawn)
+        return iter(drawn.tolist())
+
+
+def _draw(rng: np.random.Generator, pool: np.ndarray, n: int) -> np.ndarray:
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    return rng.choice(pool, size=n, replace=n > pool.size)

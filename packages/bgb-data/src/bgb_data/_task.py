@@ -1,0 +1,164 @@
+"""One recording of a cache build: prepare the signal, write the labels and its entry.
+
+Files appear under their final names only when complete (temp name + ``os.replace``), and
+the entry file, written last, is what a later build trusts: a build killed at any moment
+leaves either a complete recording with its entry or no entry at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bgb_data._edf import read_edf_header
+from bgb_data._errors import RecordingError
+from bgb_data._labels import find_annotation, label_mask, read_seizures
+from bgb_data._layout import SourceFile
+from bgb_data._manifest import RecordingEntry, write_json_atomic
+from bgb_data._prepare import prepare_recording
+from bgb_data._recipe import Recipe
+from bgb_data._windows import window_seizure_fractions, window_starts
+
+__all__ = ["Task", "cache_paths", "process", "trusted_entry"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a worker needs to build one recording (picklable)."""
+
+    source: SourceFile
+    data_root: Path
+    cache_dir: Path
+    recipe: Recipe
+    window_n: int
+    stride_n: int
+
+
+def cache_paths(cache_dir: Path, rel_path: str) -> tuple[Path, Path, Path]:
+    """(signal, labels, entry) files of a recording, mirroring its path under the root."""
+    stem = cache_dir / "recordings" / Path(rel_path).with_suffix("")
+    return (
+        stem.with_name(stem.name + ".signal.npy"),
+        stem.with_name(stem.name + ".labels.npy"),
+        stem.with_name(stem.name + ".entry.json"),
+    )
+
+
+def trusted_entry(task: Task) -> RecordingEntry | None:
+    """The entry of an earlier build when it can be reused as is, else None.
+
+    Reused when the entry file exists, names this recipe, and the source EDF still has
+    the size and modification time it had; for ``ok`` entries the signal and label files
+    must exist with the recorded length.
+    """
+    import json
+
+    signal_path, labels_path, entry_path = cache_paths(task.cache_dir, task.source.rel_path)
+    if not entry_path.is_file():
+        return None
+    entry = RecordingEntry.from_dict(json.loads(entry_path.read_text(encoding="utf-8")))
+    stat = task.source.path.stat()
+    if (
+        entry.recipe_hash != task.recipe.hash()
+        or entry.source_size != stat.st_size
+        or entry.source_mtime_ns != stat.st_mtime_ns
+        or len(entry.window_seizure_fraction) != _expected_windows(entry, task)
+    ):
+        return None
+    if entry.status == "ok" and not (
+        _npy_shape(signal_path) == (19, entry.n_samples)
+        and _npy_shape(labels_path) == (entry.n_samples,)
+    ):
+        return None
+    return entry
+
+
+def _expected_windows(entry: RecordingEntry, task: Task) -> int:
+    if entry.status != "ok" or entry.n_samples is None:
+        return 0
+    return len(window_starts(entry.n_samples, task.window_n, task.stride_n))
+
+
+def _npy_shape(path: Path) -> tuple[int, ...] | None:
+    if not path.is_file():
+        return None
+    with path.open("rb") as f:
+        major, _ = np.lib.format.read_magic(f)
+        shape, _, _ = (
+            np.lib.format.read_array_header_1_0(f)
+            if major == 1
+            else np.lib.format.read_array_header_2_0(f)
+        )
+    return tuple(shape)
+
+
+def process(task: Task) -> RecordingEntry:
+    """Build one recording; a bad recording gives a ``skipped`` entry, not an exception."""
+    source = task.source
+    stat = source.path.stat()
+    entry = RecordingEntry(
+        path=source.rel_path,
+        split=source.split,
+        patient=source.patient,
+        session=source.session,
+        montage=source.montage,
+        status="ok",
+        reason=None,
+        message=None,
+        recipe_hash=task.recipe.hash(),
+        source_size=stat.st_size,
+        source_mtime_ns=stat.st_mtime_ns,
+    )
+    signal_path, labels_path, entry_path = cache_paths(task.cache_dir, source.rel_path)
+    signal_path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _build(task, entry, signal_path, labels_path)
+    except RecordingError as err:
+        logger.info("skipped %s: %s", source.rel_path, err)
+        entry.status, entry.reason, entry.message = "skipped", err.reason, str(err)
+        signal_path.unlink(missing_ok=True)
+        labels_path.unlink(missing_ok=True)
+    write_json_atomic(entry_path, entry.to_dict())
+    return entry
+
+
+def _build(task: Task, entry: RecordingEntry, signal_path: Path, labels_path: Path) -> None:
+    source = task.source
+    if source.layout_error is not None:
+        raise RecordingError("bad_layout", f"{source.path}: {source.layout_error}")
+    header = read_edf_header(source.path)
+    annotation = find_annotation(source.path)
+    if annotation is None:
+        raise RecordingError(
+            "no_annotation", f"{source.path}: no .csv_bi or .csv annotation file beside it"
+        )
+    seizures = read_seizures(annotation, header.duration_s)
+    info = prepare_recording(source.path, signal_path, task.recipe)
+    if info.n_samples < task.window_n:
+        raise RecordingError(
+            "too_short", f"{source.path}: {info.n_samples} samples, fewer than one window"
+        )
+    labels = label_mask(seizures, info.n_samples, task.recipe.sfreq_hz)
+    tmp = labels_path.with_name(f".{labels_path.name}.tmp-{os.getpid()}")
+    with tmp.open("wb") as f:
+        np.save(f, labels)
+    os.replace(tmp, labels_path)
+    starts = window_starts(info.n_samples, task.window_n, task.stride_n)
+    fractions = window_seizure_fractions(labels, starts, task.window_n)
+    entry.sfreq_in_hz = info.sfreq_in_hz
+    entry.duration_s = info.duration_s
+    entry.n_samples = info.n_samples
+    entry.seizures = seizures
+    entry.annotation_file = annotation.relative_to(task.data_root).as_posix()
+    entry.signal_file = signal_path.relative_to(task.cache_dir).as_posix()
+    entry.label_file = labels_path.relative_to(task.cache_dir).as_posix()
+    entry.reference = info.reference
+    entry.interpolated = list(info.interpolated)
+    entry.bad_channels = dict(info.bad_channels)
+    entry.window_seizure_fraction = [round(float(f), 4) for f in fractions]

@@ -1,0 +1,82 @@
+"""Fixtures for bgb_data tests: small EDF files and a tiny synthetic corpus."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bgb_data import ELECTRODES, generate_corpus, write_edf
+
+TUSZ_ORDER = ("FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8",
+              "T3", "T4", "T5", "T6", "FZ", "CZ", "PZ")  # fmt: skip
+
+MakeEdf = Callable[..., Path]
+
+
+def eeg_like(rng: np.random.Generator, n_channels: int, n: int, sfreq_hz: float) -> np.ndarray:
+    """Smooth random EEG-like signals in microvolts (integrated noise plus 10 Hz)."""
+    t = np.arange(n) / sfreq_hz
+    walk = np.cumsum(rng.standard_normal((n_channels, n)), axis=1)
+    walk -= walk.mean(axis=1, keepdims=True)
+    walk *= 20.0 / walk.std(axis=1, keepdims=True)
+    alpha = 10.0 * np.sin(2 * np.pi * 10.0 * t + rng.uniform(0, 6, (n_channels, 1)))
+    return walk + alpha + 5.0 * rng.standard_normal((n_channels, n))
+
+
+@pytest.fixture
+def make_edf(tmp_path: Path) -> MakeEdf:
+    """Write an EDF with TUSZ-style channels (or given labels) and return its path."""
+
+    def make(
+        name: str = "rec.edf",
+        *,
+        sfreq_hz: int = 256,
+        duration_s: int = 70,
+        labels: list[str] | None = None,
+        signals: np.ndarray | None = None,
+        seed: int = 0,
+        extras: bool = True,
+        physical_max_uv: np.ndarray | float | None = None,
+    ) -> Path:
+        if labels is None:
+            labels = [f"EEG {n}-REF" for n in TUSZ_ORDER]
+            if extras:
+                labels += ["EEG A1-REF", "EEG A2-REF", "EEG EKG1-REF", "PHOTIC-REF"]
+        n = sfreq_hz * duration_s
+        if signals is None:
+            signals = eeg_like(np.random.default_rng(seed), len(labels), n, sfreq_hz)
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_edf(path, signals, labels, sfreq_hz, physical_max_uv=physical_max_uv)
+        return path
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three patients, about six minutes of synthetic EEG in TUSZ layout (read-only use)."""
+    out = tmp_path_factory.mktemp("corpus")
+    generate_corpus(out, hours=0.1, seed=7, recording_minutes=(1.6, 2.4),
+                    seizures_per_hour=30.0, no_seizure_share=0.0)  # fmt: skip
+    return out
+
+
+def electrode_rows(labels: list[str]) -> list[int]:
+    """Indices of the 19 electrodes among TUSZ-style labels, in ELECTRODES order."""
+    upper = [label.split()[-1].split("-")[0] for label in labels]
+    return [upper.index(e.upper()) for e in ELECTRODES]
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny corpus built into a cache (read-only use)."""
+    from bgb_data import build_cache
+
+    cache = tmp_path_factory.mktemp("cache")
+    summary = build_cache(tiny_corpus, cache)
+    assert summary.n_skipped == 0
+    return cache

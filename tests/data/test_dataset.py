@@ -1,0 +1,99 @@
+"""WindowDataset views into the cache and the balanced, per-epoch sampler."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bgb_data import (
+    BalancedSampler,
+    Manifest,
+    WindowDataset,
+    label_mask,
+    open_labels,
+    open_signal,
+    window_seizure_fractions,
+    window_starts,
+)
+
+
+def test_windows_are_views_of_the_cached_recordings(tiny_cache: Path) -> None:
+    manifest = Manifest.load(tiny_cache)
+    for split in ("train", "dev", "eval"):
+        ds = WindowDataset(tiny_cache, split, manifest=manifest)
+        expected = sum(len(window_starts(r.n_samples or 0)) for r in ds.recordings)
+        assert len(ds) == expected == ds.index.shape[0] == ds.seizure_fraction.size
+        for i in (0, len(ds) - 1):
+            x, y = ds[i]
+            rec, start = ds.index[i]
+            entry = ds.recordings[rec]
+            assert x.shape == (19, 15360) and x.dtype == np.float32
+            assert y.shape == (15360,) and y.dtype == np.float32
+            assert np.array_equal(x, open_signal(tiny_cache, entry)[:, start : start + 15360])
+            assert np.array_equal(y, open_labels(tiny_cache, entry)[start : start + 15360])
+            assert y.mean() == pytest.approx(ds.seizure_fraction[i], abs=1e-4)
+        assert ds.index[-1, 1] + 15360 == ds.recordings[-1].n_samples  # tail covered
+
+
+def test_other_window_geometry_recomputes_fractions(tiny_cache: Path) -> None:
+    ds = WindowDataset(tiny_cache, "train", window_s=30.0, stride_s=5.0)
+    entry = ds.recordings[0]
+    starts = window_starts(entry.n_samples or 0, 7680, 1280)
+    mask = label_mask(entry.seizures, entry.n_samples or 0)
+    assert np.array_equal(ds.seizure_fraction[: starts.size],
+                          window_seizure_fractions(mask, starts, 7680))  # fmt: skip
+    with pytest.raises(ValueError, match="whole number of samples"):
+        WindowDataset(tiny_cache, "train", window_s=60.001)
+    with pytest.raises(ValueError, match="no recordings with status ok"):
+        WindowDataset(tiny_cache, "test")
+
+
+def test_dataset_pickles_without_open_maps(tiny_cache: Path) -> None:
+    ds = WindowDataset(tiny_cache, "train")
+    x, _ = ds[0]
+    clone = pickle.loads(pickle.dumps(ds))
+    assert clone._maps == {}
+    assert np.array_equal(clone[0][0], x)
+
+
+def test_sampler_balances_and_redraws_per_epoch(tiny_cache: Path) -> None:
+    ds = WindowDataset(tiny_cache, "train")
+    has_seizure = ds.seizure_fraction > 0
+    assert has_seizure.any() and (~has_seizure).any()
+    sampler = BalancedSampler(ds, n_per_epoch=40, seizure_share=0.25, seed=3)
+    first = list(sampler)
+    assert len(first) == len(sampler) == 40
+    assert has_seizure[first].sum() == 10
+    assert list(sampler) == first  # same (seed, epoch): same draw
+    sampler.set_epoch(1)
+    second = list(sampler)
+    assert second != first and has_seizure[second].sum() == 10
+    again = BalancedSampler(ds, n_per_epoch=40, seizure_share=0.25, seed=3)
+    again.set_epoch(1)
+    assert list(again) == second
+    assert list(BalancedSampler(ds, n_per_epoch=40, seizure_share=0.25, seed=4)) != first
+    assert all(0 <= i < len(ds) for i in second)
+
+
+def test_sampler_errors(tiny_cache: Path) -> None:
+    ds = WindowDataset(tiny_cache, "train")
+    with pytest.raises(ValueError, match="seizure_share"):
+        BalancedSampler(ds, seizure_share=1.5)
+    ds.seizure_fraction = np.zeros_like(ds.seizure_fraction)
+    with pytest.raises(ValueError, match="no window with seizure"):
+        BalancedSampler(ds)
+    assert len(list(BalancedSampler(ds, seizure_share=0.0))) == len(ds)
+
+
+def test_float16_lookup_conversion_is_exact() -> None:
+    from bgb_data._dataset import _as_float32
+
+    every = np.arange(1 << 16, dtype=np.uint16).view(np.float16).reshape(256, 256)
+    finite = np.isfinite(every)
+    got = _as_float32(every)
+    assert got.dtype == np.float32
+    assert np.array_equal(got[finite], every[finite].astype(np.float32))
+    assert np.array_equal(np.isnan(got), np.isnan(every))
