@@ -9,6 +9,13 @@ import logging
 
 import click
 
+from bgb_cli.commands.cache import cache
+from bgb_cli.commands.detect import detect
+from bgb_cli.commands.evaluate import evaluate
+from bgb_cli.commands.score import score
+from bgb_cli.commands.synth import synth
+from bgb_cli.commands.train import train
+
 __all__ = ["cli", "train_alias"]
 
 
@@ -18,6 +25,14 @@ def cli(verbose: int) -> None:
     """bgb: EEG seizure detection, from EDF to scored events."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+cli.add_command(train)
+cli.add_command(evaluate)
+cli.add_command(detect)
+cli.add_command(score)
+cli.add_command(synth)
+cli.add_command(cache)
 
 
 def train_alias() -> None:

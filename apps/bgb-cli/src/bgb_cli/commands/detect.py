@@ -1,0 +1,84 @@
+"""``bgb detect EDF... --checkpoint CKPT --out DIR [--device cpu|cuda]``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+__all__ = ["detect"]
+
+
+@click.command()
+@click.argument(
+    "edfs",
+    metavar="EDF...",
+    nargs=-1,
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+)
+@click.option(
+    "--checkpoint", required=True, type=click.Path(path_type=Path, dir_okay=False, exists=True)
+)
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
+)
+@click.option(
+    "--tau-on",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Hysteresis onset threshold (default: the checkpoint's).",
+)
+@click.option(
+    "--tau-off",
+    type=click.FloatRange(0, 1),
+    default=None,
+    help="Hysteresis offset threshold (default: the checkpoint's).",
+)
+def detect(
+    edfs: tuple[Path, ...],
+    checkpoint: Path,
+    out_dir: Path,
+    device: str,
+    tau_on: float | None,
+    tau_off: float | None,
+) -> None:
+    """Detect seizures in EDF recordings; write .csv_bi, _events.tsv and .png per file.
+
+    Files that cannot be read are reported one line each and skipped; the exit code is then 2.
+    """
+    import dataclasses
+
+    from bgb_cli.detection import detect_file
+    from bgb_cli.trained import load_trained
+    from bgb_cli.training import resolve_device
+    from bgb_data import RecordingError
+
+    try:
+        torch_device = resolve_device(device)
+    except RuntimeError as err:
+        raise click.ClickException(str(err)) from None
+    detector = load_trained(checkpoint, torch_device)
+    post = detector.config.postprocess_config()
+    changes = {k: v for k, v in (("tau_on", tau_on), ("tau_off", tau_off)) if v is not None}
+    try:
+        post = dataclasses.replace(post, **changes)
+    except ValueError as err:
+        raise click.ClickException(f"--tau-on/--tau-off: {err}") from None
+    rejected = 0
+    for edf in edfs:
+        try:
+            output = detect_file(edf, detector, out_dir, torch_device, post_config=post)
+        except (RecordingError, FileNotFoundError, IsADirectoryError) as err:
+            rejected += 1
+            click.echo(f"rejected {edf}: {err}", err=True)
+            continue
+        click.echo(
+            f"{edf}: {len(output.events)} events in {output.duration_s / 60:.1f} min "
+            f"-> {output.csv_bi.name}, {output.events_tsv.name}, {output.png.name}"
+        )
+    if rejected:
+        click.echo(f"{rejected} of {len(edfs)} files rejected", err=True)
+        sys.exit(2)

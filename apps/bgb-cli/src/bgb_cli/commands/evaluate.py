@@ -1,0 +1,43 @@
+"""``bgb evaluate --checkpoint CKPT --config CONFIG --split dev|eval --out DIR``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bgb_cli.commands._common import load_run_config, set_option
+
+__all__ = ["evaluate"]
+
+
+@click.command()
+@click.option(
+    "--checkpoint",
+    "checkpoint",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+)
+@click.option(
+    "--config", "config_path", required=True, type=click.Path(path_type=Path, dir_okay=False)
+)
+@click.option("--split", type=click.Choice(["dev", "eval"]), default="eval", show_default=True)
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@set_option
+def evaluate(
+    checkpoint: Path, config_path: Path, split: str, out_dir: Path, overrides: tuple[str, ...]
+) -> None:
+    """Score whole recordings of a split: thresholds chosen on dev, frozen for eval."""
+    from bgb_cli.config import ConfigError
+    from bgb_cli.evaluation import evaluate_run
+    from bgb_cli.reporting import format_metrics_table
+    from bgb_cli.training import ensure_cache
+
+    config = load_run_config(config_path, overrides)
+    try:
+        cache_dir = ensure_cache(config, progress=config.training.progress)
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from None
+    report = evaluate_run(checkpoint, config, cache_dir, split, out_dir)
+    click.echo(format_metrics_table(report))
+    click.echo(f"report: {out_dir / 'metrics.json'}")

@@ -1,0 +1,246 @@
+"""Whole-recording evaluation: stitched inference per recording, post-processing, scoring
+pooled over a split, operating points chosen on dev and frozen for eval, and the report."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bgb_cli.config import RunConfig
+from bgb_cli.inference import predict_recording
+from bgb_cli.plots import plot_probability_trace
+
+__all__ = [
+    "RecordingPrediction",
+    "SplitSweep",
+    "evaluate_run",
+    "predict_split",
+    "sweep_split",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RecordingPrediction:
+    """One recording's stitched probability trace next to its reference events."""
+
+    entry: Any
+    probs: np.ndarray
+    reference: np.ndarray
+    duration_s: float
+
+
+def predict_split(
+    model: torch.nn.Module, config: RunConfig, cache_dir: Path, split: str, device: torch.device
+) -> list[RecordingPrediction]:
+    """Stitched per-sample probabilities for every usable recording of ``split``."""
+    from bgb_data import SFREQ_HZ, Manifest, open_signal
+    from bgb_eval import make_events, merge_overlapping
+
+    window_n = round(config.data.window_s * SFREQ_HZ)
+    stride_n = round(config.evaluation.inference_stride_s * SFREQ_HZ)
+    predictions = []
+    for entry in Manifest.load(cache_dir).select(split=split):
+        probs = predict_recording(
+            model,
+            open_signal(cache_dir, entry),
+            window_n=window_n,
+            stride_n=stride_n,
+            batch_size=config.evaluation.batch_size,
+            device=device,
+            mixed_precision=config.training.mixed_precision,
+        )
+        seizures = np.asarray(entry.seizures, dtype=np.float64).reshape(-1, 2)
+        reference = merge_overlapping(make_events(seizures[:, 0], seizures[:, 1]))
+        duration_s = len(probs) / SFREQ_HZ
+        predictions.append(RecordingPrediction(entry, probs, reference, duration_s))
+    return predictions
+
+
+def _thresholds(n: int) -> np.ndarray:
+    """``n`` evenly spaced thresholds strictly inside (0, 1)."""
+    return (np.arange(n) + 0.5) / n
+
+
+@dataclass
+class SplitSweep:
+    """An OVLP threshold sweep over one split's predictions."""
+
+    result: Any
+    targets: tuple[float, ...]
+
+    def summary(self) -> dict[str, float | None]:
+        """Per target: sensitivity, FA/24h and threshold of the chosen point (None if none)."""
+        row: dict[str, float | None] = {}
+        for target in self.targets:
+            point = self.result.best[float(target)]
+            row[f"sensitivity_at_{target:g}fa"] = None if point is None else point.sensitivity
+            row[f"fa_at_{target:g}fa"] = None if point is None else point.fa_per_24h
+            row[f"threshold_at_{target:g}fa"] = None if point is None else point.threshold
+        return row
+
+
+def sweep_split(predictions: Sequence[RecordingPrediction], config: RunConfig) -> SplitSweep:
+    """Sweep hysteresis thresholds over a split and choose one per FA/24h target."""
+    from bgb_data import SFREQ_HZ
+    from bgb_eval import sweep_operating_points
+
+    targets = tuple(
+        sorted({*config.evaluation.fa_targets, config.evaluation.early_stopping_fa}, reverse=True)
+    )
+    result = sweep_operating_points(
+        [p.probs for p in predictions],
+        [p.reference for p in predictions],
+        [p.duration_s for p in predictions],
+        SFREQ_HZ,
+        config.postprocess_config(),
+        _thresholds(config.evaluation.n_thresholds),
+        targets,
+        method="ovlp",
+    )
+    return SplitSweep(result=result, targets=targets)
+
+
+def _score_all(
+    predictions: Sequence[RecordingPrediction], post_config: Any
+) -> tuple[dict[str, Any], list[np.ndarray]]:
+    from bgb_data import SFREQ_HZ
+    from bgb_eval import score_recordings
+    from bgb_post import postprocess
+
+    events = [postprocess(p.probs, SFREQ_HZ, post_config) for p in predictions]
+    pooled = score_recordings(
+        (p.reference, hyp, p.duration_s) for p, hyp in zip(predictions, events, strict=True)
+    )
+    scores = pooled.to_dict()
+    return {key: scores[key] for key in ("ovlp", "taes", "szcore")}, events
+
+
+def _sample_ranking(predictions: Sequence[RecordingPrediction], cache_dir: Path) -> dict[str, Any]:
+    from bgb_data import open_labels
+    from bgb_eval import auroc, pr_auc
+
+    probs = np.concatenate([p.probs for p in predictions])
+    labels = np.concatenate([np.asarray(open_labels(cache_dir, p.entry)) for p in predictions])
+    if labels.min() == labels.max():
+        return {"auroc": None, "pr_auc": None}
+    return {"auroc": auroc(probs, labels), "pr_auc": pr_auc(probs, labels)}
+
+
+def _operating_points(
+    predictions: Sequence[RecordingPrediction], dev_sweep: SplitSweep, config: RunConfig
+) -> list[dict[str, Any]]:
+    from bgb_eval import config_at_threshold
+
+    base = config.postprocess_config()
+    points = []
+    for target in config.evaluation.fa_targets:
+        chosen = dev_sweep.result.best[float(target)]
+        entry: dict[str, Any] = {
+            "target_fa_per_24h": target,
+            "tau_on": None,
+            "tau_off": None,
+            "dev_sensitivity": None,
+            "dev_fa_per_24h": None,
+        }
+        if chosen is not None:
+            frozen = config_at_threshold(base, chosen.threshold)
+            scores, _ = _score_all(predictions, frozen)
+            entry.update(
+                tau_on=frozen.tau_on,
+                tau_off=frozen.tau_off,
+                dev_sensitivity=chosen.sensitivity,
+                dev_fa_per_24h=chosen.fa_per_24h,
+                **scores,
+            )
+        points.append(entry)
+    return points
+
+
+def _figures(
+    predictions: Sequence[RecordingPrediction],
+    events: Sequence[np.ndarray],
+    split_sweep: SplitSweep,
+    config: RunConfig,
+    out_dir: Path,
+) -> list[str]:
+    from bgb_data import SFREQ_HZ
+    from bgb_eval import plot_sensitivity_fa_curve
+
+    names = ["sensitivity_fa_curve.png"]
+    plot_sensitivity_fa_curve(
+        split_sweep.result.points,
+        out_dir / names[0],
+        title="OVLP sensitivity vs false alarms",
+        targets_fa_per_24h=config.evaluation.fa_targets,
+    )
+    post = config.postprocess_config()
+    order = sorted(range(len(predictions)), key=lambda i: -len(predictions[i].reference))
+    for i in order[: config.evaluation.max_plots]:
+        name = f"recordings/{Path(predictions[i].entry.path).stem}.png"
+        plot_probability_trace(
+            out_dir / name,
+            predictions[i].probs,
+            SFREQ_HZ,
+            events[i],
+            reference=predictions[i].reference,
+            thresholds=(post.tau_on, post.tau_off),
+            title=predictions[i].entry.path,
+        )
+        names.append(name)
+    return names
+
+
+def evaluate_run(
+    checkpoint: Path, config: RunConfig, cache_dir: Path, split: str, out_dir: Path
+) -> dict[str, Any]:
+    """Evaluate a checkpoint on ``split`` and write ``metrics.json``, ``report.md`` and
+    figures into ``out_dir``; return the report.
+
+    Thresholds for the FA/24h targets are chosen on dev and applied unchanged to ``split``
+    (on dev itself they are then optimistic, and the report says which split chose them).
+    """
+    from bgb_cli.reporting import format_markdown
+    from bgb_cli.trained import load_trained
+    from bgb_cli.training.trainer import resolve_device
+
+    device = resolve_device(config.training.device)
+    trained = load_trained(checkpoint, device)
+    dev = predict_split(trained.model, config, cache_dir, "dev", device)
+    if not dev:
+        raise ValueError(f"{cache_dir}: no usable dev recordings to choose thresholds on")
+    dev_sweep = sweep_split(dev, config)
+    predictions = (
+        dev if split == "dev" else predict_split(trained.model, config, cache_dir, split, device)
+    )
+    if not predictions:
+        raise ValueError(f"{cache_dir}: no usable recordings in split {split!r}")
+    default_scores, events = _score_all(predictions, config.postprocess_config())
+    post = config.postprocess_config()
+    report: dict[str, Any] = {
+        "split": split,
+        "checkpoint": str(checkpoint),
+        "epoch": trained.epoch,
+        "thresholds_from": "dev",
+        "n_recordings": len(predictions),
+        "total_duration_s": float(sum(p.duration_s for p in predictions)),
+        "n_seizures": int(sum(len(p.reference) for p in predictions)),
+        **_sample_ranking(predictions, cache_dir),
+        "default_thresholds": {"tau_on": post.tau_on, "tau_off": post.tau_off, **default_scores},
+        "operating_points": _operating_points(predictions, dev_sweep, config),
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    split_sweep = dev_sweep if split == "dev" else sweep_split(predictions, config)
+    figures = _figures(predictions, events, split_sweep, config, out_dir)
+    (out_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out_dir / "report.md").write_text(format_markdown(report, figures))
+    log.info("evaluation of %s on %s written to %s", checkpoint, split, out_dir)
+    return report

@@ -1,0 +1,40 @@
+"""A trained detector read back from a checkpoint, with the run configuration it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from bgb_cli.config import RunConfig
+from bgb_cli.training.checkpoint import load_checkpoint
+
+__all__ = ["TrainedDetector", "load_trained"]
+
+
+@dataclass
+class TrainedDetector:
+    """The model (in eval mode, on its device) and the run configuration it was trained with."""
+
+    model: torch.nn.Module
+    config: RunConfig
+    path: Path
+    epoch: int
+
+
+def load_trained(path: Path, device: torch.device) -> TrainedDetector:
+    """Rebuild the detector of a checkpoint and load its weights.
+
+    The architecture comes from the checkpoint itself, so a checkpoint trained on GPU with the
+    mamba-ssm kernels runs here on the pure-PyTorch path with the same parameters.
+    """
+    from bgb_model import Detector, DetectorConfig
+
+    state = load_checkpoint(path, map_location=device)
+    config = RunConfig.model_validate(state["config"])
+    detector_config = DetectorConfig.from_dict(state["detector_config"])
+    model = Detector(detector_config).to(device)
+    model.load_state_dict(state["model"])
+    model.eval()
+    return TrainedDetector(model=model, config=config, path=Path(path), epoch=int(state["epoch"]))

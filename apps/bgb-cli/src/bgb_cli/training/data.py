@@ -1,0 +1,126 @@
+"""The run's data: the corpus (TUSZ or synthetic), its cache, and the training windows."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bgb_cli.config import ConfigError, RunConfig
+
+__all__ = [
+    "TUSZ_HINT",
+    "EpochSampler",
+    "IndexedWindows",
+    "ensure_cache",
+    "make_sampler",
+]
+
+log = logging.getLogger(__name__)
+
+TUSZ_HINT = (
+    "TUSZ v2.0.x is available after registration from the Neural Engineering Data Consortium "
+    "(https://isip.piconepress.com/projects/nedc/html/tuh_eeg/); point data.root at the folder "
+    "holding edf/ (--set data.root=/path/to/tusz), or run configs/demo.yaml, which needs nothing"
+)
+
+
+def ensure_cache(config: RunConfig, progress: bool = True) -> Path:
+    """Make sure the corpus exists and is cached; return the cache folder.
+
+    With ``data.synthetic`` set and no ``root/edf`` yet, the synthetic corpus is generated
+    first. The cache build reuses every recording already cached with the same recipe.
+
+    Raises:
+        ConfigError: no corpus at ``data.root`` (one line saying where it looked and how to
+            get TUSZ).
+    """
+    from bgb_data import build_cache, generate_corpus
+
+    data = config.data
+    root = data.root
+    if root is not None and data.synthetic is not None and not (root / "edf").is_dir():
+        log.info("generating a %.1f h synthetic corpus into %s", data.synthetic.hours, root)
+        generate_corpus(root, hours=data.synthetic.hours, seed=data.synthetic.seed)
+    if root is None or not (root / "edf").is_dir():
+        where = "data.root is not set" if root is None else f"no {root / 'edf'} folder"
+        raise ConfigError(f"TUSZ corpus not found ({where}). {TUSZ_HINT}.")
+    from tqdm.auto import tqdm
+
+    with tqdm(desc="cache", unit="rec", disable=not (progress and sys.stderr.isatty())) as bar:
+
+        def advance(done: int, total: int, entry: object) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        summary = build_cache(
+            root,
+            data.cache_dir,
+            workers=data.workers,
+            limit_files=data.limit_files,
+            force=data.force_rebuild,
+            progress=advance,
+        )
+    log.info("cache %s: %s", data.cache_dir, summary)
+    return data.cache_dir
+
+
+class IndexedWindows:
+    """A window dataset whose items also carry their index, to name a batch's recordings."""
+
+    def __init__(self, windows: Any) -> None:
+        self.windows = windows
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray, int]:
+        x, y = self.windows[index]
+        return x, y, index
+
+    def describe(self, index: int) -> str:
+        """``recording path @ start second`` of window ``index``."""
+        recording, start = self.windows.index[index]
+        entry = self.windows.recordings[int(recording)]
+        return f"{entry.path} @ {int(start) / 256.0:.0f} s"
+
+
+class EpochSampler:
+    """Uniform draw without replacement, redrawn per epoch from ``(seed, epoch)`` alone."""
+
+    def __init__(self, n_items: int, n_per_epoch: int | None, seed: int) -> None:
+        self.n_items = n_items
+        self.n_per_epoch = min(n_items, n_per_epoch or n_items)
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n_per_epoch
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        order = torch.randperm(self.n_items, generator=generator)[: self.n_per_epoch]
+        return iter(order.tolist())
+
+
+def make_sampler(config: RunConfig, windows: Any) -> Any:
+    """The epoch sampler the config asks for: balanced by seizure share, or uniform."""
+    from bgb_data import BalancedSampler
+
+    training = config.training
+    if training.balanced_sampling and not training.smoke_test:
+        return BalancedSampler(
+            windows,
+            n_per_epoch=training.windows_per_epoch,
+            seizure_share=training.seizure_share,
+            seed=training.seed,
+        )
+    return EpochSampler(len(windows), training.windows_per_epoch, training.seed)

@@ -1,0 +1,317 @@
+"""The training loop: balanced epochs, focal loss, AdamW + warm-up/cosine, whole-recording
+validation with early stopping, atomic checkpoints and exact resume."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from bgb_cli.config import RunConfig
+from bgb_cli.evaluation import predict_split, sweep_split
+from bgb_cli.inference import autocast_context
+from bgb_cli.training.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from bgb_cli.training.data import IndexedWindows, make_sampler
+from bgb_cli.training.losses import focal_loss
+from bgb_cli.training.optim import build_optimizer, build_scheduler
+
+__all__ = ["NonFiniteLossError", "TrainResult", "Trainer", "resolve_device"]
+
+log = logging.getLogger(__name__)
+SMOKE_MAX_STEPS = 10
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; the message names the batch's recordings."""
+
+
+def resolve_device(choice: str) -> torch.device:
+    """``auto`` -> CUDA when present, else CPU; ``cuda`` without a GPU is an error."""
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for, but torch sees no CUDA device")
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(choice)
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or early-stopped) run produced."""
+
+    run_dir: Path
+    epochs_run: int
+    best_epoch: int | None
+    best_metric: float | None
+    stopped_early: bool
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Trainer:
+    """One training run of the detector described by a :class:`RunConfig`."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        cache_dir: Path,
+        *,
+        echo: Callable[[str], None] = log.info,
+    ) -> None:
+        from bgb_data import WindowDataset
+        from bgb_model import Detector
+
+        self.config = config
+        self.cache_dir = cache_dir
+        self.echo = echo
+        self.run_dir = config.output.run_dir
+        training = config.training
+        self.device = resolve_device(training.device)
+        self.progress = training.progress and sys.stderr.isatty()
+        self.epochs = 1 if training.smoke_test else training.epochs
+        torch.manual_seed(training.seed)
+        random.seed(training.seed)
+        self.model = Detector(config.detector_config()).to(self.device)
+        self.windows = IndexedWindows(
+            WindowDataset(
+                cache_dir, "train", window_s=config.data.window_s, stride_s=config.data.stride_s
+            )
+        )
+        if len(self.windows) == 0:
+            raise ValueError(f"the train split of {cache_dir} has no usable window")
+        self.sampler = make_sampler(config, self.windows.windows)
+        self.steps_per_epoch = self._steps_per_epoch()
+        total = self.epochs * self.steps_per_epoch
+        self.optimizer = build_optimizer(self.model, training.learning_rate, training.weight_decay)
+        self.scheduler = build_scheduler(
+            self.optimizer, total, training.warmup_fraction, training.min_lr_ratio
+        )
+        use_fp16 = (
+            training.mixed_precision
+            and self.device.type == "cuda"
+            and not torch.cuda.is_bf16_supported()
+        )
+        self.scaler = torch.amp.GradScaler("cuda", enabled=use_fp16)
+        self.epoch = 0
+        self.step = 0
+        self.step_in_epoch = 0
+        self.epoch_losses: list[float] = []
+        self.best_metric: float | None = None
+        self.best_epoch: int | None = None
+        self.bad_epochs = 0
+        self.history: list[dict[str, Any]] = []
+
+    def _steps_per_epoch(self) -> int:
+        steps = math.ceil(len(self.sampler) / self.config.training.batch_size)
+        limit = self.config.training.max_steps_per_epoch
+        if self.config.training.smoke_test:
+            limit = min(limit or SMOKE_MAX_STEPS, SMOKE_MAX_STEPS)
+        return min(steps, limit) if limit else steps
+
+    # ------------------------------------------------------------------ checkpoints
+    def _payload(self) -> dict[str, Any]:
+        return {
+            "format": 1,
+            "config": self.config.model_dump(mode="json"),
+            "detector_config": self.config.detector_config().to_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": capture_rng(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "step_in_epoch": self.step_in_epoch,
+            "epoch_losses": self.epoch_losses,
+            "best_metric": self.best_metric,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs,
+            "history": self.history,
+        }
+
+    def resume(self, path: Path) -> None:
+        """Continue from a ``last.pt`` written by this configuration."""
+        state = load_checkpoint(path, map_location=self.device)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        restore_rng(state["rng"])
+        self.epoch = state["epoch"]
+        self.step = state["step"]
+        self.step_in_epoch = state["step_in_epoch"]
+        self.epoch_losses = list(state["epoch_losses"])
+        self.best_metric = state["best_metric"]
+        self.best_epoch = state["best_epoch"]
+        self.bad_epochs = state["bad_epochs"]
+        self.history = list(state["history"])
+        self.echo(f"resumed {path}: epoch {self.epoch + 1}, step {self.step}")
+
+    # ------------------------------------------------------------------ training
+    def fit(self) -> TrainResult:
+        """Train until the epoch budget or the patience runs out."""
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+        stopped_early = False
+        anomaly = torch.autograd.set_detect_anomaly(self.config.training.nan_debug)
+        try:
+            with anomaly:
+                while self.epoch < self.epochs and not stopped_early:
+                    stopped_early = self._run_epoch(writer)
+        finally:
+            writer.close()
+        return TrainResult(
+            run_dir=self.run_dir,
+            epochs_run=self.epoch,
+            best_epoch=self.best_epoch,
+            best_metric=self.best_metric,
+            stopped_early=stopped_early,
+            history=self.history,
+        )
+
+    def _loader(self) -> DataLoader[Any]:
+        self.sampler.set_epoch(self.epoch)
+        return DataLoader(
+            self.windows,
+            batch_size=self.config.training.batch_size,
+            sampler=self.sampler,
+            num_workers=self.config.training.num_workers,
+        )
+
+    def _run_epoch(self, writer: Any) -> bool:
+        from tqdm.auto import tqdm
+
+        started = time.perf_counter()
+        self.model.train()
+        losses = self.epoch_losses
+        skip = self.step_in_epoch
+        bar = tqdm(
+            total=self.steps_per_epoch,
+            initial=skip,
+            disable=not self.progress,
+            desc=f"epoch {self.epoch + 1}/{self.epochs}",
+            leave=False,
+        )
+        every = self.config.training.checkpoint_every_steps
+        for batch_number, (x, y, index) in enumerate(self._loader()):
+            if batch_number >= self.steps_per_epoch:
+                break
+            if batch_number < skip:
+                continue
+            losses.append(self._train_step(x, y, index))
+            writer.add_scalar("train/loss", losses[-1], self.step)
+            writer.add_scalar("train/lr", self.scheduler.get_last_lr()[0], self.step)
+            self.step_in_epoch = batch_number + 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+            if every and self.step % every == 0 and self.step_in_epoch < self.steps_per_epoch:
+                save_checkpoint(self.run_dir / "last.pt", self._payload())
+        bar.close()
+        return self._end_epoch(writer, losses, time.perf_counter() - started)
+
+    def _train_step(self, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor) -> float:
+        training = self.config.training
+        x = x.to(self.device, non_blocking=True)
+        y = y.to(self.device, non_blocking=True)
+        with autocast_context(self.device, training.mixed_precision):
+            logits = self.model(x)
+        loss = focal_loss(logits, y, training.focal_alpha, training.focal_gamma)
+        if not torch.isfinite(loss):
+            self._stop_on_nonfinite(x, y, index, loss)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if training.grad_clip_norm is not None:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), training.grad_clip_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.step += 1
+        return float(loss.detach())
+
+    def _stop_on_nonfinite(
+        self, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor, loss: torch.Tensor
+    ) -> None:
+        names = [self.windows.describe(int(i)) for i in index]
+        dump = self.run_dir / "nonfinite_batch.pt"
+        payload: dict[str, Any] = {
+            "x": x.cpu(),
+            "y": y.cpu(),
+            "index": index.cpu(),
+            "windows": names,
+            "step": self.step,
+        }
+        if self.config.training.nan_debug:
+            payload["model"] = self.model.state_dict()
+            payload["input_finite"] = bool(torch.isfinite(x).all())
+        save_checkpoint(dump, payload)
+        raise NonFiniteLossError(
+            f"loss is {float(loss)} at epoch {self.epoch + 1}, step {self.step + 1}; batch "
+            f"saved to {dump}; its windows: {'; '.join(names)}"
+        )
+
+    def _end_epoch(self, writer: Any, losses: list[float], seconds: float) -> bool:
+        dev = self._validate()
+        target = self.config.evaluation.early_stopping_fa
+        metric = dev.get(f"sensitivity_at_{target:g}fa")
+        improved = metric is not None and (self.best_metric is None or metric > self.best_metric)
+        self.epoch += 1
+        self.step_in_epoch = 0
+        self.epoch_losses = []
+        row = {
+            "epoch": self.epoch,
+            "step": self.step,
+            "seconds": round(seconds, 2),
+            "train_loss": float(np.mean(losses)) if losses else float("nan"),
+            "lr": self.scheduler.get_last_lr()[0],
+            **dev,
+        }
+        self.history.append(row)
+        for key, value in row.items():
+            if key.startswith(("dev_", "sensitivity", "fa_")) and value is not None:
+                writer.add_scalar(f"dev/{key}", value, self.step)
+        if improved:
+            self.best_metric, self.best_epoch, self.bad_epochs = metric, self.epoch, 0
+        else:
+            self.bad_epochs += 1
+        payload = self._payload()
+        if improved or self.best_epoch is None:
+            save_checkpoint(self.run_dir / "best.pt", payload)
+        save_checkpoint(self.run_dir / "last.pt", payload)
+        self._write_csv()
+        shown = "n/a" if metric is None else f"{metric:.3f}"
+        self.echo(
+            f"epoch {self.epoch}/{self.epochs}: loss {row['train_loss']:.4f}, dev "
+            f"sensitivity at {target:g} FA/24h {shown}, {seconds:.0f} s"
+            + (" (best)" if improved else "")
+        )
+        return self.bad_epochs >= self.config.training.patience
+
+    def _validate(self) -> dict[str, Any]:
+        predictions = predict_split(self.model, self.config, self.cache_dir, "dev", self.device)
+        if not predictions:
+            return {}
+        return sweep_split(predictions, self.config).summary()
+
+    def _write_csv(self) -> None:
+        keys: list[str] = []
+        for row in self.history:
+            keys.extend(k for k in row if k not in keys)
+        path = self.run_dir / "metrics.csv"
+        tmp = path.with_suffix(".csv.tmp")
+        with open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(self.history)
+        tmp.replace(path)

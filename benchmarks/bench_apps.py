@@ -1,0 +1,140 @@
+"""Benchmarks of the apps: `bgb detect` time and peak memory, and training throughput.
+
+    uv run python benchmarks/bench_apps.py [--long-hours 24] [--skip-long]
+
+1. `bgb detect` on a 1 h, 19-of-23-channel, 250 Hz EDF with the default (seed-sized) model
+   on the CPU: wall time and peak resident memory of the process (target <= 30 s, <= 3 GB).
+2. Peak memory of `bgb detect` on 1 h and on a long recording (default 24 h) with the small
+   model: memory should stay flat as the recording grows.
+3. Training throughput (windows/s) of the demo's model: forward + backward + AdamW step on
+   batches of 8 sixty-second windows.
+Each detect run is a fresh subprocess so that its peak RSS is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bgb_cli.config import RunConfig
+from bgb_cli.training.checkpoint import save_checkpoint
+from bgb_data import ELECTRODES, write_edf
+from bgb_model import Detector, DetectorConfig
+
+SFREQ_IN_HZ = 250
+EXTRA = ("EKG1", "PHOTIC", "A1", "A2")
+
+
+def write_recording(path: Path, hours: float, seed: int = 0) -> None:
+    """Background-like noise in a plain EDF; longer files repeat a 1 h block of records."""
+    rng = np.random.default_rng(seed)
+    n = int(min(hours, 1.0) * 3600 * SFREQ_IN_HZ)
+    labels = [f"EEG {name.upper()}-REF" for name in ELECTRODES] + [f"{e}-REF" for e in EXTRA]
+    white = rng.normal(size=(len(labels), n)).astype(np.float32)
+    signals = np.cumsum(white, axis=1) * 0.2  # brown noise
+    signals -= signals.mean(axis=1, keepdims=True)
+    signals += 20 * rng.normal(size=signals.shape).astype(np.float32)
+    write_edf(path, signals, labels, SFREQ_IN_HZ, physical_max_uv=3000.0, edf_plus=False)
+    if hours > 1.0:
+        _repeat_records(path, round(hours))
+
+
+def _repeat_records(path: Path, times: int) -> None:
+    raw = path.read_bytes()
+    header_bytes = int(raw[184:192].decode().strip())
+    n_records = int(raw[236:244].decode().strip())
+    header = bytearray(raw[:header_bytes])
+    header[236:244] = f"{n_records * times:<8d}".encode()
+    body = raw[header_bytes:]
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(header)
+        for _ in range(times):
+            handle.write(body)
+    tmp.replace(path)
+
+
+def write_checkpoint(path: Path, preset: str) -> None:
+    config = RunConfig.model_validate({"model": {"preset": preset}})
+    detector_config = config.detector_config()
+    torch.manual_seed(0)
+    model = Detector(detector_config)
+    save_checkpoint(path, {"config": config.model_dump(mode="json"),
+                           "detector_config": detector_config.to_dict(),
+                           "model": model.state_dict(), "epoch": 0})  # fmt: skip
+
+
+def run_detect(edf: Path, checkpoint: Path, out: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (GB) of one `bgb detect` process."""
+    code = (
+        "import resource, sys, time; from bgb_cli.main import cli; t = time.perf_counter();\n"
+        "try:\n    cli.main(args=sys.argv[1:], standalone_mode=False)\n"
+        "finally:\n    print('WALL', time.perf_counter() - t,"
+        " 'RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    args = [sys.executable, "-c", code, "detect", str(edf), "--checkpoint", str(checkpoint),
+            "--out", str(out), "--device", "cpu"]  # fmt: skip
+    done = subprocess.run(args, capture_output=True, text=True, check=True)
+    fields = done.stdout.split()
+    wall = float(fields[fields.index("WALL") + 1])
+    rss_gb = int(fields[fields.index("RSS") + 1]) / 1024**2
+    return wall, rss_gb
+
+
+def training_throughput(preset: str, batch: int = 8, steps: int = 5) -> float:
+    config = DetectorConfig.small() if preset == "small" else DetectorConfig()
+    torch.manual_seed(0)
+    model = Detector(config)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    x = torch.randn(batch, 19, 15360)
+    y = (torch.rand(batch, 15360) > 0.5).float()
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    for step in range(steps + 1):
+        if step == 1:
+            start = time.perf_counter()
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+    return batch * steps / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--long-hours", type=int, default=24)
+    parser.add_argument("--skip-long", action="store_true")
+    args = parser.parse_args()
+    print(f"torch threads: {torch.get_num_threads()}, cores: {os.cpu_count()}")
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(scratch)
+        write_recording(tmp / "one_hour.edf", 1.0)
+        write_checkpoint(tmp / "default.pt", "default")
+        write_checkpoint(tmp / "small.pt", "small")
+        wall, rss = run_detect(tmp / "one_hour.edf", tmp / "default.pt", tmp / "out")
+        print(f"detect 1 h, default model: {wall:.1f} s wall, peak RSS {rss:.2f} GB "
+              "(targets <= 30 s, <= 3 GB)")  # fmt: skip
+        wall, rss_1h = run_detect(tmp / "one_hour.edf", tmp / "small.pt", tmp / "out")
+        print(f"detect 1 h, small model: {wall:.1f} s wall, peak RSS {rss_1h:.2f} GB")
+        if not args.skip_long:
+            long_edf = tmp / "long.edf"
+            write_recording(long_edf, float(args.long_hours))
+            wall, rss_long = run_detect(long_edf, tmp / "small.pt", tmp / "out")
+            print(f"detect {args.long_hours} h, small model: {wall:.1f} s wall, peak RSS "
+                  f"{rss_long:.2f} GB ({rss_long / rss_1h:.2f}x the 1 h figure)")  # fmt: skip
+    print(f"training throughput, small (demo) model: {training_throughput('small'):.1f} windows/s"
+          " (batch 8 x 60 s, forward + backward + AdamW step)")  # fmt: skip
+    print(
+        f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2:.2f} GB"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""End to end on a tiny synthetic corpus: train, resume exactly after a crash, stop on a
+non-finite loss, evaluate, detect (with bad inputs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from bgb_cli.config import RunConfig, load_config
+from bgb_cli.main import cli
+from bgb_cli.training import NonFiniteLossError, Trainer, ensure_cache
+from bgb_cli.training.checkpoint import load_checkpoint
+
+pytestmark = pytest.mark.slow
+
+TINY = [
+    "data.window_s=8",
+    "data.stride_s=4",
+    "data.workers=1",
+    "model.preset=small",
+    "model.overrides={node_stream: {chunk_size: 32}, edge_stream: {stream: {chunk_size: 32}}}",
+    "training.epochs=2",
+    "training.batch_size=4",
+    "training.windows_per_epoch=16",
+    "training.learning_rate=1e-3",
+    "training.device=cpu",
+    "training.progress=false",
+    "training.seed=3",
+    "evaluation.inference_stride_s=8",
+    "evaluation.n_thresholds=8",
+    "evaluation.max_plots=1",
+    "evaluation.after_training=false",
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from bgb_data import generate_corpus
+
+    root = tmp_path_factory.mktemp("corpus")
+    generate_corpus(root, hours=0.3, seed=1, recording_minutes=(2.0, 2.5))
+    return root
+
+
+def _config(corpus: Path, tmp: Path, run: str, *extra: str) -> RunConfig:
+    sets = [f"data.root={corpus}", f"data.cache_dir={corpus.parent / 'cache'}",
+            f"output.run_dir={tmp / run}", *TINY, *extra]  # fmt: skip
+    return load_config(None, sets, environ={})
+
+
+def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    state: dict[str, torch.Tensor] = load_checkpoint(run_dir / "last.pt")["model"]
+    return state
+
+
+class _Crash(RuntimeError):
+    pass
+
+
+def _crash_at(monkeypatch: pytest.MonkeyPatch, step: int) -> None:
+    original = Trainer._train_step
+
+    def crashing(self: Trainer, *args: Any) -> float:
+        if self.step == step:
+            raise _Crash(f"killed at step {step}")
+        return original(self, *args)
+
+    monkeypatch.setattr(Trainer, "_train_step", crashing)
+
+
+def test_resume_after_crash_reaches_the_same_weights(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 4 steps per epoch; last.pt is written at steps 3, 4 (epoch end), 6 and 8 (epoch end).
+    every = "training.checkpoint_every_steps=3"
+    straight = _config(corpus, tmp_path, "straight", every)
+    cache = ensure_cache(straight, progress=False)
+    result = Trainer(straight, cache).fit()
+    assert result.epochs_run == 2
+    assert (tmp_path / "straight" / "best.pt").is_file()
+    assert (tmp_path / "straight" / "metrics.csv").read_text().count("\n") == 3
+
+    crashed = _config(corpus, tmp_path, "crashed", every)
+    with monkeypatch.context() as patch:
+        _crash_at(patch, 7)  # inside epoch 2, one step after the mid-epoch checkpoint
+        with pytest.raises(_Crash):
+            Trainer(crashed, cache).fit()
+    resumed = Trainer(crashed, cache)
+    resumed.resume(tmp_path / "crashed" / "last.pt")
+    assert (resumed.epoch, resumed.step, resumed.step_in_epoch) == (1, 6, 2)
+    resumed.fit()
+
+    expected, got = _weights(tmp_path / "straight"), _weights(tmp_path / "crashed")
+    assert expected.keys() == got.keys()
+    for name in expected:
+        assert torch.equal(expected[name], got[name]), name
+    history = load_checkpoint(tmp_path / "crashed" / "last.pt")["history"]
+    assert [(r["step"], r["train_loss"]) for r in history] == [
+        (r["step"], r["train_loss"]) for r in result.history
+    ]
+
+
+def test_nonfinite_loss_stops_and_names_the_batch(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(corpus, tmp_path, "nan")
+    cache = ensure_cache(config, progress=False)
+    trainer = Trainer(config, cache)
+    forward = trainer.model.forward
+
+    def poisoned(x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = forward(x)
+        return out * float("nan") if trainer.step == 2 else out
+
+    monkeypatch.setattr(trainer.model, "forward", poisoned)
+    with pytest.raises(NonFiniteLossError, match=r"step 3") as caught:
+        trainer.fit()
+    assert ".edf @ " in str(caught.value)
+    dump = torch.load(tmp_path / "nan" / "nonfinite_batch.pt", weights_only=True)
+    assert dump["x"].shape[0] == 4 and len(dump["windows"]) == 4
+
+
+@pytest.fixture(scope="module")
+def trained(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[RunConfig, Path]:
+    tmp = tmp_path_factory.mktemp("trained")
+    config = _config(corpus, tmp, "run", "training.epochs=1")
+    cache = ensure_cache(config, progress=False)
+    Trainer(config, cache).fit()
+    return config, tmp / "run" / "best.pt"
+
+
+def _write_config(config: RunConfig, path: Path) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
+    return path
+
+
+def test_evaluate_writes_the_report(trained: tuple[RunConfig, Path], tmp_path: Path) -> None:
+    config, checkpoint = trained
+    config_path = _write_config(config, tmp_path / "run.yaml")
+    out = tmp_path / "eval"
+    args = ["evaluate", "--checkpoint", str(checkpoint), "--config", str(config_path),
+            "--split", "eval", "--out", str(out)]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["split"] == "eval" and report["thresholds_from"] == "dev"
+    for method in ("ovlp", "taes", "szcore"):
+        assert {"tp", "fn", "fp", "sensitivity", "fa_per_24h"} <= report["default_thresholds"][
+            method
+        ].keys()
+    assert [p["target_fa_per_24h"] for p in report["operating_points"]] == [10, 5, 2.5, 1]
+    assert (out / "report.md").is_file()
+    assert (out / "sensitivity_fa_curve.png").stat().st_size > 0
+    assert len(list((out / "recordings").glob("*.png"))) == 1
+    assert "OVLP sens" in result.output
+
+
+def test_detect_writes_events_and_rejects_bad_files(
+    trained: tuple[RunConfig, Path], corpus: Path, tmp_path: Path
+) -> None:
+    _, checkpoint = trained
+    edf = sorted(corpus.rglob("*.edf"))[0]
+    not_edf = tmp_path / "notes.edf"
+    not_edf.write_text("this is not an EDF file\n")
+    truncated = tmp_path / "truncated.edf"
+    truncated.write_bytes(edf.read_bytes()[:5000])
+    out = tmp_path / "detect"
+    result = CliRunner().invoke(
+        cli, ["detect", str(edf), str(not_edf), str(truncated), str(tmp_path / "missing.edf"),
+              "--checkpoint", str(checkpoint), "--out", str(out), "--device", "cpu"],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    stem = edf.stem
+    assert (out / f"{stem}.csv_bi").read_text().startswith("# version = csv_v1.0.0")
+    assert (out / f"{stem}_events.tsv").read_text().startswith("onset\tduration")
+    assert (out / f"{stem}.png").stat().st_size > 0
+    rejected = [line for line in result.output.splitlines() if line.startswith("rejected")]
+    assert len(rejected) == 3
+    assert {"notes.edf", "truncated.edf", "missing.edf"} == {
+        Path(line.split()[1].rstrip(":")).name for line in rejected
+    }
+    assert not (out / "notes.csv_bi").exists()

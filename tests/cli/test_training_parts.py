@@ -1,0 +1,106 @@
+"""Loss, optimiser groups, schedule, checkpoints and stitching, each on its own."""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from bgb_cli.inference import predict_recording
+from bgb_cli.plots import reduce_for_display
+from bgb_cli.training.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from bgb_cli.training.losses import focal_loss
+from bgb_cli.training.optim import build_optimizer, lr_factor
+
+
+def test_focal_loss_with_gamma_zero_is_weighted_cross_entropy() -> None:
+    logits = torch.tensor([[2.0, -1.0, 0.5]])
+    targets = torch.tensor([[1.0, 0.0, 0.0]])
+    alpha = 0.3
+    ce = nn.functional.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+    weights = torch.tensor([[alpha, 1 - alpha, 1 - alpha]])
+    assert torch.allclose(focal_loss(logits, targets, alpha, 0.0), (weights * ce).mean())
+
+
+def test_focal_loss_down_weights_easy_samples() -> None:
+    easy = focal_loss(torch.tensor([[6.0]]), torch.tensor([[1.0]]), 0.5, 2.0)
+    hard = focal_loss(torch.tensor([[-1.0]]), torch.tensor([[1.0]]), 0.5, 2.0)
+    plain_easy = focal_loss(torch.tensor([[6.0]]), torch.tensor([[1.0]]), 0.5, 0.0)
+    assert easy < plain_easy
+    assert hard > 100 * easy
+
+
+def test_no_decay_on_vectors() -> None:
+    model = nn.Sequential(nn.Linear(4, 3), nn.LayerNorm(3))
+    optimizer = build_optimizer(model, 1e-3, 0.1)
+    decayed, plain = optimizer.param_groups
+    assert decayed["weight_decay"] == 0.1 and plain["weight_decay"] == 0.0
+    assert all(p.ndim >= 2 for p in decayed["params"])
+    assert {p.ndim for p in plain["params"]} == {1}
+    assert len(decayed["params"]) + len(plain["params"]) == len(list(model.parameters()))
+
+
+def test_schedule_warms_up_then_decays_to_the_floor() -> None:
+    total, warmup, floor = 100, 10, 0.01
+    factors = [lr_factor(s, total, warmup, floor) for s in range(total + 1)]
+    assert factors[0] == pytest.approx(0.1)
+    assert factors[warmup - 1] == pytest.approx(1.0)
+    assert factors[warmup] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(factors[warmup:], factors[warmup + 1 :], strict=False))
+    assert factors[total] == pytest.approx(floor)
+    assert factors[(warmup + total) // 2] == pytest.approx(floor + (1 - floor) / 2)
+
+
+def test_checkpoint_round_trip_with_weights_only(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    random.seed(0)
+    payload = {"config": {"a": 1}, "model": nn.Linear(2, 2).state_dict(), "rng": capture_rng()}
+    path = tmp_path / "x.pt"
+    save_checkpoint(path, payload)
+    assert [p.name for p in tmp_path.iterdir()] == ["x.pt"]
+    expected = (torch.rand(3), random.random())
+    loaded = load_checkpoint(path)
+    restore_rng(loaded["rng"])
+    assert torch.equal(torch.rand(3), expected[0])
+    assert random.random() == expected[1]
+
+
+def test_checkpoint_errors(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+        load_checkpoint(tmp_path / "none.pt")
+    torch.save({"model": {}}, tmp_path / "odd.pt")
+    with pytest.raises(ValueError, match="no 'config' entry"):
+        load_checkpoint(tmp_path / "odd.pt")
+
+
+class _Echo(nn.Module):
+    """Logit = first channel, so that stitching can be checked exactly."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, 0, :]
+
+
+@pytest.mark.parametrize("n_samples", [100, 1000, 1234, 40])
+@pytest.mark.parametrize("stride_n", [50, 100])
+def test_stitching_recovers_a_per_sample_signal(n_samples: int, stride_n: int) -> None:
+    rng = np.random.default_rng(n_samples)
+    logits = rng.normal(size=n_samples).astype(np.float32)
+    signal = np.stack([logits] + [np.zeros_like(logits)] * 18)
+    probs = predict_recording(
+        _Echo(), signal, window_n=100, stride_n=stride_n, batch_size=3, device=torch.device("cpu")
+    )
+    assert probs.shape == (n_samples,)
+    np.testing.assert_allclose(probs, 1 / (1 + np.exp(-logits)), rtol=1e-6)
+
+
+def test_display_reduction_keeps_peaks() -> None:
+    probs = np.zeros(1_000_003, dtype=np.float32)
+    probs[777_777] = 0.9
+    shown = reduce_for_display(probs, 1000)
+    assert len(shown) <= 1000
+    assert math.isclose(float(shown.max()), 0.9, rel_tol=1e-6)
