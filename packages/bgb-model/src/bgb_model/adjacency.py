@@ -1,0 +1,89 @@
+"""Edge stream: per-pair features over time -> BiMamba -> a learned symmetric adjacency.
+
+Pair (i, j), i < j, gets the symmetric feature ``[p_i * p_j, |p_i - p_j|]`` from projected node
+features ``p``, so swapping i and j cannot change its weight. A BiMamba stack runs over time for
+each of the N(N-1)/2 pairs (171 for 19 electrodes); a sigmoid gives each pair a weight in (0, 1),
+scattered to both (i, j) and (j, i) of an adjacency with zero diagonal. Sigmoid (not softplus)
+keeps degrees bounded by N - 1, and the normalised Laplacian does not depend on a global scale.
+
+References: Dao & Gu 2024, "Transformers are SSMs" (Mamba2/SSD); EvoBrain: Dynamic
+Multi-channel EEG Graph Modeling for Time-evolving Brain Network (2025).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from bgb_model.bimamba import BiMambaStack
+from bgb_model.config import EdgeStreamConfig, StreamConfig
+from bgb_model.mamba2 import Mamba2Backend
+
+__all__ = ["EdgeStream", "build_stream", "pairs_to_adjacency"]
+
+
+def build_stream(config: StreamConfig, backend: Mamba2Backend) -> BiMambaStack:
+    """A BiMamba stack with the sizes of ``config``."""
+    return BiMambaStack(
+        d_model=config.d_model,
+        n_layers=config.n_layers,
+        d_state=config.d_state,
+        headdim=config.headdim,
+        d_conv=config.d_conv,
+        expand=config.expand,
+        chunk_size=config.chunk_size,
+        dropout=config.dropout,
+        backend=backend,
+    )
+
+
+def pairs_to_adjacency(weights: Tensor, n_nodes: int) -> Tensor:
+    """Scatter upper-triangle pair weights into symmetric matrices with zero diagonal.
+
+    Pairs are in ``torch.triu_indices(n_nodes, n_nodes, offset=1)`` order.
+
+    Shapes: weights (..., P) with P = N(N-1)/2 -> (..., N, N).
+    """
+    rows, cols = torch.triu_indices(n_nodes, n_nodes, offset=1, device=weights.device)
+    if weights.shape[-1] != rows.numel():
+        raise ValueError(
+            f"pairs_to_adjacency: expected {rows.numel()} pair weights for {n_nodes} nodes, "
+            f"got {weights.shape[-1]}"
+        )
+    adjacency = weights.new_zeros(*weights.shape[:-1], n_nodes, n_nodes)  # (..., N, N)
+    adjacency[..., rows, cols] = weights
+    adjacency[..., cols, rows] = weights
+    return adjacency
+
+
+class EdgeStream(nn.Module):
+    """Node features to a learned per-timestep adjacency."""
+
+    def __init__(
+        self, config: EdgeStreamConfig, n_nodes: int, node_width: int, backend: Mamba2Backend
+    ) -> None:
+        super().__init__()
+        self.n_nodes = n_nodes
+        self.node_to_pair = nn.Linear(node_width, config.pair_width)
+        self.pair_embed = nn.Linear(2 * config.pair_width, config.stream.d_model)
+        self.stream = build_stream(config.stream, backend)
+        self.to_weight = nn.Linear(config.stream.d_model, 1)
+        rows, cols = torch.triu_indices(n_nodes, n_nodes, offset=1)
+        self.register_buffer("rows", rows, persistent=False)
+        self.register_buffer("cols", cols, persistent=False)
+
+    def forward(self, nodes: Tensor) -> Tensor:
+        """Shapes: nodes (B, N, T, D) -> adjacency (B, T, N, N), symmetric, zero diagonal."""
+        batch, _, n_steps, _ = nodes.shape
+        # 1. symmetric pair features
+        proj = self.node_to_pair(nodes)  # (B, N, T, P)
+        left, right = proj[:, self.rows], proj[:, self.cols]  # (B, Q, T, P) each
+        pair = torch.cat([left * right, (left - right).abs()], dim=-1)  # (B, Q, T, 2P)
+        edges = self.pair_embed(pair)  # (B, Q, T, De)
+        n_pairs, width = edges.shape[1], edges.shape[3]
+        # 2. bidirectional SSM over time, one sequence per pair
+        edges = self.stream(edges.reshape(batch * n_pairs, n_steps, width))  # (B*Q, T, De)
+        # 3. non-negative weight per pair and timestep
+        weights = torch.sigmoid(self.to_weight(edges))  # (B*Q, T, 1)
+        weights = weights.reshape(batch, n_pairs, n_steps).transpose(1, 2)  # (B, T, Q)
+        return pairs_to_adjacency(weights, self.n_nodes)  # (B, T, N, N)

@@ -1,0 +1,286 @@
+"""Mamba2: the chunked SSD equals the step-by-step recurrence; mamba-ssm's parameter layout."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from bgb_model import Mamba2, mamba_kernel_available
+from bgb_model import _ssd as ssd_module
+from bgb_model._mamba_reference import mamba2_step_by_step, recurrent_scan
+from bgb_model._ssd import ssd_chunk_scan
+
+F64 = torch.float64
+
+
+def random_scan_inputs(
+    seed: int, batch: int, length: int, nheads: int, headdim: int, ngroups: int, d_state: int
+) -> tuple[torch.Tensor, ...]:
+    """x, dt, A, B, C, D with dt spanning small to large steps and A spanning slow to fast decay."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, length, nheads, headdim, generator=gen, dtype=F64)
+    dt = torch.nn.functional.softplus(
+        3 * torch.randn(batch, length, nheads, generator=gen, dtype=F64)
+    )
+    A = -torch.exp(
+        torch.empty(nheads, dtype=F64).uniform_(math.log(0.1), math.log(16), generator=gen)
+    )
+    B = torch.randn(batch, length, ngroups, d_state, generator=gen, dtype=F64)
+    C = torch.randn(batch, length, ngroups, d_state, generator=gen, dtype=F64)
+    D = torch.randn(nheads, generator=gen, dtype=F64)
+    return x, dt, A, B, C, D
+
+
+@pytest.mark.parametrize(
+    ("length", "chunk_size", "nheads", "ngroups"),
+    [
+        (64, 16, 4, 1),  # a multiple of the chunk
+        (37, 16, 4, 1),  # ragged last chunk
+        (37, 8, 6, 3),  # ngroups > 1
+        (50, 1, 2, 2),  # one step per chunk
+        (5, 64, 4, 2),  # shorter than one chunk
+        (130, 32, 8, 4),
+    ],
+)
+def test_chunked_ssd_equals_recurrence(
+    length: int, chunk_size: int, nheads: int, ngroups: int
+) -> None:
+    inputs = random_scan_inputs(length, 3, length, nheads, 3, ngroups, 5)
+    expected = recurrent_scan(*inputs)
+    actual = ssd_chunk_scan(*inputs, chunk_size=chunk_size)
+    torch.testing.assert_close(actual, expected, rtol=1e-10, atol=1e-10)
+
+
+def large_decay_inputs(
+    seed: int, dtype: torch.dtype, unsafe_steps: slice
+) -> tuple[torch.Tensor, ...]:
+    """Scan inputs whose steps in ``unsafe_steps`` have dt * A near -100: far past the factored
+    form's bound for every chunk that holds a few of them, so those chunks take the masked form.
+    """
+    x, dt, A, B, C, D = random_scan_inputs(seed, 2, 48, 4, 3, 2, 5)
+    dt = dt / 100  # |dt * A| < 2 per step elsewhere: chunks of 8 stay within the bound
+    dt[:, unsafe_steps] = 100.0 / A.abs()
+    return tuple(t.to(dtype) for t in (x, dt, A, B, C, D))
+
+
+@pytest.mark.parametrize(
+    ("unsafe_steps", "masked_chunks"),
+    [(slice(0, 48), 12), (slice(20, 26), 4), (slice(0, 0), 0)],
+    ids=["all-chunks-masked", "some-chunks-masked", "all-chunks-factored"],
+)
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_factored_and_masked_intra_chunk_forms_equal_recurrence(
+    unsafe_steps: slice, masked_chunks: int, dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inputs = large_decay_inputs(0, dtype, unsafe_steps)
+    if dtype == F64:  # float64's bound is 600: make the chosen steps as large again.
+        inputs[1][:, unsafe_steps] *= 10
+    masked_form = ssd_module._outputs_masked
+    seen: list[int] = []
+
+    def spy(cum: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
+        seen.append(cum.shape[0])
+        return masked_form(cum, *rest)
+
+    monkeypatch.setattr(ssd_module, "_outputs_masked", spy)
+    expected = recurrent_scan(*(t.double() for t in inputs))
+    actual = ssd_chunk_scan(*inputs, chunk_size=8)
+    assert sum(seen) == masked_chunks  # 2 sequences x 6 chunks of 8 steps
+    assert actual.dtype == dtype
+    tol = 1e-10 if dtype == F64 else 1e-4
+    torch.testing.assert_close(actual.double(), expected, rtol=tol, atol=tol)
+
+
+def test_gradcheck_scan_with_masked_and_factored_chunks() -> None:
+    inputs = list(large_decay_inputs(1, F64, slice(3, 5)))
+    inputs[1][:, 3:5] *= 10  # two steps of dt * A = -1000: the first chunk is masked
+    inputs = [t[:1, :10].clone() if t.dim() > 1 else t.clone() for t in inputs]
+    inputs = [t.requires_grad_() for t in inputs]
+    assert torch.autograd.gradcheck(lambda *a: ssd_chunk_scan(*a, chunk_size=5), inputs)
+
+
+def test_float32_gradients_finite_with_huge_decays() -> None:
+    inputs = [t.requires_grad_() for t in large_decay_inputs(2, torch.float32, slice(10, 30))]
+    ssd_chunk_scan(*inputs, chunk_size=16).square().sum().backward()
+    for tensor in inputs:
+        assert tensor.grad is not None and torch.isfinite(tensor.grad).all()
+
+
+def test_chunked_ssd_is_float32_under_autocast() -> None:
+    x, dt, A, B, C, D = (t.float() for t in random_scan_inputs(0, 2, 40, 4, 2, 1, 3))
+    expected = recurrent_scan(
+        x.double(), dt.double(), A.double(), B.double(), C.double(), D.double()
+    )
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = ssd_chunk_scan(x.bfloat16(), dt, A, B.bfloat16(), C.bfloat16(), D, chunk_size=16)
+    assert y.dtype == torch.float32
+    # bf16 inputs, float32 scan: error at the scale of bf16 rounding of the inputs only.
+    torch.testing.assert_close(y.double(), expected, rtol=0.05, atol=0.05)
+
+
+def small_module(seed: int = 0, **overrides: object) -> Mamba2:
+    torch.manual_seed(seed)
+    sizes: dict[str, object] = dict(
+        d_model=8, d_state=5, d_conv=4, expand=2, headdim=4, chunk_size=8, backend="torch"
+    )
+    sizes.update(overrides)
+    module = Mamba2(**sizes)  # type: ignore[arg-type]
+    with torch.no_grad():  # non-trivial norm and skip weights, so a mix-up would show
+        module.norm.weight.uniform_(0.5, 1.5)
+        module.D.uniform_(-1, 1)
+    return module
+
+
+@pytest.mark.parametrize(("length", "ngroups", "chunk_size"), [(24, 1, 8), (29, 2, 8), (13, 4, 64)])
+def test_module_equals_step_by_step_reference(length: int, ngroups: int, chunk_size: int) -> None:
+    module = small_module(length, ngroups=ngroups, chunk_size=chunk_size).double()
+    u = torch.randn(2, length, 8, dtype=F64)
+    torch.testing.assert_close(module(u), mamba2_step_by_step(module, u), rtol=1e-10, atol=1e-10)
+
+
+def test_float32_module_matches_float64_reference() -> None:
+    module = small_module(1)
+    u = torch.randn(3, 70, 8)
+    expected = mamba2_step_by_step(module.double(), u.double())
+    torch.testing.assert_close(module.float()(u).double(), expected, rtol=1e-4, atol=1e-5)
+
+
+def test_output_does_not_depend_on_chunk_size() -> None:
+    module = small_module(2)
+    u = torch.randn(2, 45, 8)
+    outputs = []
+    for chunk_size in (1, 4, 16, 256):
+        module.chunk_size = chunk_size
+        outputs.append(module(u))
+    for other in outputs[1:]:
+        torch.testing.assert_close(other, outputs[0], rtol=1e-5, atol=1e-5)
+
+
+def test_causal() -> None:
+    module = small_module(3).double()
+    u = torch.randn(2, 30, 8, dtype=F64)
+    changed = u.clone()
+    changed[:, 17:] = torch.randn(2, 13, 8, dtype=F64)
+    before, after = module(u), module(changed)
+    torch.testing.assert_close(after[:, :17], before[:, :17], rtol=0, atol=1e-12)
+    assert not torch.allclose(after[:, 17:], before[:, 17:])
+
+
+def test_gradcheck_scan() -> None:
+    inputs = [t.requires_grad_() for t in random_scan_inputs(4, 1, 7, 2, 2, 1, 3)]
+    assert torch.autograd.gradcheck(lambda *a: ssd_chunk_scan(*a, chunk_size=3), inputs)
+
+
+def test_gradcheck_module_input_and_parameters() -> None:
+    module = small_module(5, d_model=4, d_state=3, headdim=4, chunk_size=4).double()
+    names = [name for name, _ in module.named_parameters()]
+    params = [p.detach().clone().requires_grad_() for p in module.parameters()]
+    u = torch.randn(1, 9, 4, dtype=F64, requires_grad=True)
+
+    def run(u: torch.Tensor, *values: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = torch.func.functional_call(
+            module, dict(zip(names, values, strict=True)), (u,)
+        )
+        return out
+
+    assert torch.autograd.gradcheck(run, (u, *params), fast_mode=True)
+
+
+def test_gradients_finite_with_large_steps_and_decays() -> None:
+    module = small_module(6, A_init_range=(15.0, 16.0), dt_min=0.5, dt_max=1.0)
+    u = (10 * torch.randn(2, 100, 8)).requires_grad_()
+    module(u).square().mean().backward()
+    assert u.grad is not None and torch.isfinite(u.grad).all()
+    for name, param in module.named_parameters():
+        assert param.grad is not None and torch.isfinite(param.grad).all(), name
+
+
+def test_state_dict_has_mamba_ssm_names_and_shapes() -> None:
+    d_model, d_state, d_conv, expand, headdim, ngroups = 16, 8, 4, 2, 4, 2
+    module = Mamba2(d_model, d_state, d_conv, expand, headdim, ngroups, backend="torch")
+    d_inner = expand * d_model
+    nheads = d_inner // headdim
+    conv_dim = d_inner + 2 * ngroups * d_state
+    expected = {
+        "dt_bias": (nheads,),
+        "A_log": (nheads,),
+        "D": (nheads,),
+        "in_proj.weight": (2 * d_inner + 2 * ngroups * d_state + nheads, d_model),
+        "conv1d.weight": (conv_dim, 1, d_conv),
+        "conv1d.bias": (conv_dim,),
+        "norm.weight": (d_inner,),
+        "out_proj.weight": (d_model, d_inner),
+    }
+    assert {k: tuple(v.shape) for k, v in module.state_dict().items()} == expected
+    assert module.norm.group_size == d_inner // ngroups
+    assert module.conv1d.padding == (d_conv - 1,) and module.conv1d.groups == conv_dim
+
+
+def test_initialisation_follows_mamba_ssm() -> None:
+    torch.manual_seed(7)
+    module = Mamba2(
+        64, 16, headdim=2, backend="torch", dt_min=0.01, dt_max=0.2, A_init_range=(2, 8)
+    )
+    dt = torch.nn.functional.softplus(module.dt_bias.detach())
+    assert dt.min() >= 0.01 - 1e-6 and dt.max() <= 0.2 + 1e-6
+    assert dt.std() > 0  # spread over the range, not a constant
+    A = torch.exp(module.A_log.detach())
+    assert A.min() >= 2 - 1e-5 and A.max() <= 8 + 1e-5
+    assert torch.equal(module.D.detach(), torch.ones(64))
+    assert torch.equal(module.norm.weight.detach(), torch.ones(128))
+    assert module.in_proj.bias is None and module.out_proj.bias is None
+
+
+def test_state_dict_round_trip() -> None:
+    source, target = small_module(8), small_module(9)
+    u = torch.randn(2, 20, 8)
+    assert not torch.allclose(source(u), target(u))
+    target.load_state_dict(source.state_dict())
+    torch.testing.assert_close(target(u), source(u), rtol=0, atol=0)
+
+
+@pytest.mark.skipif(mamba_kernel_available(), reason="mamba-ssm kernels are available here")
+def test_kernel_backend_unavailable_raises_with_install_hint() -> None:
+    assert mamba_kernel_available() is False
+    with pytest.raises(RuntimeError, match=r"uv sync --extra cuda"):
+        Mamba2(8, 4, headdim=4, backend="kernel")
+
+
+def test_kernel_backend_refuses_cpu_input() -> None:
+    module = small_module(10)
+    module.backend = "kernel"  # as if built on a CUDA machine, then run on CPU
+    with pytest.raises(RuntimeError, match="CUDA only"):
+        module(torch.randn(1, 5, 8))
+
+
+def test_auto_backend_runs_torch_on_cpu_and_logs_it(caplog: pytest.LogCaptureFixture) -> None:
+    module = small_module(11)
+    module.backend = "auto"
+    u = torch.randn(1, 10, 8)
+    with caplog.at_level("INFO", logger="bgb_model.mamba2"):
+        expected = small_module(11)(u)
+        torch.testing.assert_close(module(u), expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(backend="cuda"), "backend must be one of"),
+        (dict(headdim=5), "not a multiple of headdim"),
+        (dict(ngroups=3), "not a multiple of ngroups"),
+        (dict(chunk_size=0), "chunk_size must be >= 1"),
+        (dict(dt_min=0.2, dt_max=0.1), "dt_min <= dt_max"),
+    ],
+)
+def test_bad_configuration_raises(kwargs: dict[str, object], message: str) -> None:
+    sizes: dict[str, object] = dict(d_model=8, d_state=4, headdim=4, backend="torch")
+    sizes.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        Mamba2(**sizes)  # type: ignore[arg-type]
+
+
+def test_bad_input_shape_raises() -> None:
+    with pytest.raises(ValueError, match=r"expected input \(batch, length, 8\)"):
+        small_module()(torch.randn(2, 10, 7))
