@@ -131,9 +131,8 @@ def main() -> None:
                   f"{rss_long:.2f} GB ({rss_long / rss_1h:.2f}x the 1 h figure)")  # fmt: skip
     print(f"training throughput, small (demo) model: {training_throughput('small'):.1f} windows/s"
           " (batch 8 x 60 s, forward + backward + AdamW step)")  # fmt: skip
-    print(
-        f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2:.2f} GB"
-    )
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    print(f"peak RSS of this process: {peak_gb:.2f} GB")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -16,18 +17,36 @@ __all__ = ["train"]
 @click.option("--resume", is_flag=True, help="Continue from RUN_DIR/last.pt.")
 @set_option
 def train(config_path: Path, resume: bool, overrides: tuple[str, ...]) -> None:
-    """Build or reuse the cache, train the detector, then evaluate it on the eval split."""
+    """Build or reuse the cache, train the detector, then evaluate it on the eval split.
+
+    Under ``torchrun --nproc-per-node N`` it trains with DistributedDataParallel, one process
+    per device (see ``bgb_cli.training.distributed``); rank 0 alone builds the cache, writes
+    and evaluates.
+    """
+    from bgb_cli.training.distributed import init_distributed, shutdown
+
+    config = load_run_config(config_path, overrides)
+    distributed = init_distributed(config.training.device)
+    try:
+        _train(config, resume, distributed)
+    finally:
+        shutdown(distributed)
+
+
+def _train(config: Any, resume: bool, distributed: Any) -> None:
     from bgb_cli.config import ConfigError
     from bgb_cli.evaluation import evaluate_run
     from bgb_cli.reporting import format_metrics_table
     from bgb_cli.training import NonFiniteLossError, Trainer, ensure_cache
+    from bgb_cli.training.distributed import run_on_main
 
-    config = load_run_config(config_path, overrides)
     try:
-        cache_dir = ensure_cache(config, progress=config.training.progress)
+        cache_dir = run_on_main(
+            lambda: ensure_cache(config, progress=config.training.progress), distributed
+        )
     except ConfigError as err:
         raise click.ClickException(str(err)) from None
-    trainer = Trainer(config, cache_dir, echo=click.echo)
+    trainer = Trainer(config, cache_dir, echo=click.echo, distributed=distributed)
     last = config.output.run_dir / "last.pt"
     if resume:
         if not last.is_file():
@@ -37,6 +56,8 @@ def train(config_path: Path, resume: bool, overrides: tuple[str, ...]) -> None:
         result = trainer.fit()
     except NonFiniteLossError as err:
         raise click.ClickException(str(err)) from None
+    if not trainer.is_main:
+        return
     click.echo(
         f"training done: {result.epochs_run} epochs, best epoch {result.best_epoch}, "
         f"checkpoints in {result.run_dir}"

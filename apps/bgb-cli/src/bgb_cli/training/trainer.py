@@ -23,6 +23,15 @@ from bgb_cli.evaluation import predict_split, sweep_split
 from bgb_cli.inference import autocast_context
 from bgb_cli.training.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from bgb_cli.training.data import IndexedWindows, make_sampler
+from bgb_cli.training.distributed import (
+    DistributedContext,
+    NullWriter,
+    local_batch_size,
+    mean_across_ranks,
+    run_on_main,
+    shard,
+    wrap_model,
+)
 from bgb_cli.training.losses import focal_loss
 from bgb_cli.training.optim import build_optimizer, build_scheduler
 
@@ -66,7 +75,10 @@ class Trainer:
         cache_dir: Path,
         *,
         echo: Callable[[str], None] = log.info,
+        distributed: DistributedContext | None = None,
     ) -> None:
+        """``distributed``: this process's rank under torchrun (see
+        :mod:`bgb_cli.training.distributed`), None for a single process."""
         from bgb_data import WindowDataset
         from bgb_model import Detector
 
@@ -77,10 +89,19 @@ class Trainer:
         training = config.training
         self.device = resolve_device(training.device)
         self.progress = training.progress and sys.stderr.isatty()
+        # several processes (torchrun): rank 0 alone validates, writes and reports
+        self.distributed = distributed
+        self.is_main = distributed is None or distributed.is_main
+        if distributed is not None:
+            self.device = distributed.device
+            self.progress = self.progress and self.is_main
+            self.echo = echo if self.is_main else log.debug
+        self.batch_size = local_batch_size(training.batch_size, distributed)
         self.epochs = 1 if training.smoke_test else training.epochs
         torch.manual_seed(training.seed)
         random.seed(training.seed)
         self.model = Detector(config.detector_config()).to(self.device)
+        self.train_model = wrap_model(self.model, distributed)
         self.windows = IndexedWindows(
             WindowDataset(
                 cache_dir, "train", window_s=config.data.window_s, stride_s=config.data.stride_s
@@ -88,7 +109,7 @@ class Trainer:
         )
         if len(self.windows) == 0:
             raise ValueError(f"the train split of {cache_dir} has no usable window")
-        self.sampler = make_sampler(config, self.windows.windows)
+        self.sampler = shard(make_sampler(config, self.windows.windows), distributed)
         self.steps_per_epoch = self._steps_per_epoch()
         total = self.epochs * self.steps_per_epoch
         self.optimizer = build_optimizer(self.model, training.learning_rate, training.weight_decay)
@@ -111,7 +132,7 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
 
     def _steps_per_epoch(self) -> int:
-        steps = math.ceil(len(self.sampler) / self.config.training.batch_size)
+        steps = math.ceil(len(self.sampler) / self.batch_size)
         limit = self.config.training.max_steps_per_epoch
         if self.config.training.smoke_test:
             limit = min(limit or SMOKE_MAX_STEPS, SMOKE_MAX_STEPS)
@@ -162,7 +183,7 @@ class Trainer:
         from torch.utils.tensorboard import SummaryWriter
 
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        writer = SummaryWriter(str(self.run_dir / "tensorboard"))
+        writer = SummaryWriter(str(self.run_dir / "tensorboard")) if self.is_main else NullWriter()
         stopped_early = False
         anomaly = torch.autograd.set_detect_anomaly(self.config.training.nan_debug)
         try:
@@ -184,7 +205,7 @@ class Trainer:
         self.sampler.set_epoch(self.epoch)
         return DataLoader(
             self.windows,
-            batch_size=self.config.training.batch_size,
+            batch_size=self.batch_size,
             sampler=self.sampler,
             num_workers=self.config.training.num_workers,
         )
@@ -193,7 +214,7 @@ class Trainer:
         from tqdm.auto import tqdm
 
         started = time.perf_counter()
-        self.model.train()
+        self.train_model.train()
         losses = self.epoch_losses
         skip = self.step_in_epoch
         bar = tqdm(
@@ -215,7 +236,12 @@ class Trainer:
             self.step_in_epoch = batch_number + 1
             bar.update(1)
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
-            if every and self.step % every == 0 and self.step_in_epoch < self.steps_per_epoch:
+            if (
+                every
+                and self.step % every == 0
+                and self.step_in_epoch < self.steps_per_epoch
+                and self.is_main
+            ):
                 save_checkpoint(self.run_dir / "last.pt", self._payload())
         bar.close()
         return self._end_epoch(writer, losses, time.perf_counter() - started)
@@ -225,9 +251,10 @@ class Trainer:
         x = x.to(self.device, non_blocking=True)
         y = y.to(self.device, non_blocking=True)
         with autocast_context(self.device, training.mixed_precision):
-            logits = self.model(x)
+            logits = self.train_model(x)
         loss = focal_loss(logits, y, training.focal_alpha, training.focal_gamma)
-        if not torch.isfinite(loss):
+        reported = mean_across_ranks(loss.detach(), self.distributed)  # every rank agrees
+        if not torch.isfinite(reported):
             self._stop_on_nonfinite(x, y, index, loss)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
@@ -238,7 +265,7 @@ class Trainer:
         self.scaler.update()
         self.scheduler.step()
         self.step += 1
-        return float(loss.detach())
+        return float(reported)
 
     def _stop_on_nonfinite(
         self, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor, loss: torch.Tensor
@@ -257,12 +284,13 @@ class Trainer:
             payload["input_finite"] = bool(torch.isfinite(x).all())
         save_checkpoint(dump, payload)
         raise NonFiniteLossError(
-            f"loss is {float(loss)} at epoch {self.epoch + 1}, step {self.step + 1}; batch "
+            f"loss is {float(loss.detach())} at epoch {self.epoch + 1}, "
+            f"step {self.step + 1}; batch "
             f"saved to {dump}; its windows: {'; '.join(names)}"
         )
 
     def _end_epoch(self, writer: Any, losses: list[float], seconds: float) -> bool:
-        dev = self._validate()
+        dev = run_on_main(self._validate, self.distributed)
         target = self.config.evaluation.early_stopping_fa
         metric = dev.get(f"sensitivity_at_{target:g}fa")
         improved = metric is not None and (self.best_metric is None or metric > self.best_metric)
@@ -285,11 +313,12 @@ class Trainer:
             self.best_metric, self.best_epoch, self.bad_epochs = metric, self.epoch, 0
         else:
             self.bad_epochs += 1
-        payload = self._payload()
-        if improved or self.best_epoch is None:
-            save_checkpoint(self.run_dir / "best.pt", payload)
-        save_checkpoint(self.run_dir / "last.pt", payload)
-        self._write_csv()
+        if self.is_main:
+            payload = self._payload()
+            if improved or self.best_epoch is None:
+                save_checkpoint(self.run_dir / "best.pt", payload)
+            save_checkpoint(self.run_dir / "last.pt", payload)
+            self._write_csv()
         shown = "n/a" if metric is None else f"{metric:.3f}"
         self.echo(
             f"epoch {self.epoch}/{self.epochs}: loss {row['train_loss']:.4f}, dev "
