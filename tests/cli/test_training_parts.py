@@ -104,3 +104,21 @@ def test_display_reduction_keeps_peaks() -> None:
     shown = reduce_for_display(probs, 1000)
     assert len(shown) <= 1000
     assert math.isclose(float(shown.max()), 0.9, rel_tol=1e-6)
+
+
+def test_report_figures_skip_the_curve_without_seizures(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from bgb_cli.config import load_config
+    from bgb_cli.evaluation import RecordingPrediction, SplitSweep, _figures
+    from bgb_eval import EVENT_DTYPE
+
+    point = SimpleNamespace(sensitivity=None, fa_per_24h=0.0, threshold=0.5)
+    sweep = SplitSweep(result=SimpleNamespace(points=(point,)), targets=(10.0,))
+    entry = SimpleNamespace(path="edf/eval/p/s/m/rec.edf")
+    empty = np.zeros(0, dtype=EVENT_DTYPE)
+    prediction = RecordingPrediction(entry, np.full(2560, 0.1, np.float32), empty, 10.0)
+    config = load_config(None, ["evaluation.max_plots=1"], environ={})
+    names = _figures([prediction], [empty], sweep, config, tmp_path)
+    assert names == ["recordings/rec.png"]
+    assert (tmp_path / "recordings" / "rec.png").is_file()

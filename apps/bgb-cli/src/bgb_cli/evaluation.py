@@ -175,13 +175,17 @@ def _figures(
     from bgb_data import SFREQ_HZ
     from bgb_eval import plot_sensitivity_fa_curve
 
-    names = ["sensitivity_fa_curve.png"]
-    plot_sensitivity_fa_curve(
-        split_sweep.result.points,
-        out_dir / names[0],
-        title="OVLP sensitivity vs false alarms",
-        targets_fa_per_24h=config.evaluation.fa_targets,
-    )
+    names: list[str] = []
+    if any(point.sensitivity is not None for point in split_sweep.result.points):
+        names.append("sensitivity_fa_curve.png")
+        plot_sensitivity_fa_curve(
+            split_sweep.result.points,
+            out_dir / names[0],
+            title="OVLP sensitivity vs false alarms",
+            targets_fa_per_24h=config.evaluation.fa_targets,
+        )
+    else:
+        log.warning("the evaluated split holds no seizure: no sensitivity-FA curve is drawn")
     post = config.postprocess_config()
     order = sorted(range(len(predictions)), key=lambda i: -len(predictions[i].reference))
     for i in order[: config.evaluation.max_plots]:
