@@ -19,7 +19,7 @@ import logging
 import multiprocessing
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -111,15 +111,7 @@ def build_cache(
             entries[entry.path] = entry
             if progress is not None:
                 progress(n, len(todo), entry)
-        manifest = Manifest(
-            recipe=recipe.to_dict(),
-            recipe_hash=recipe.hash(),
-            data_root=str(root),
-            sfreq_hz=recipe.sfreq_hz,
-            window_n=WINDOW_N,
-            stride_n=STRIDE_N,
-            recordings=[entries[p] for p in sorted(entries)],
-        )
+        manifest = manifest_for(recipe, root, entries.values())
         manifest_path = manifest.save(cache)
     this_run = [entries[p] for p in sorted(todo) if p in entries]
     return BuildSummary(
@@ -234,3 +226,16 @@ def _open(path: Path) -> np.memmap:
     if not isinstance(array, np.memmap):
         raise ValueError(f"{path}: not a memory-mappable .npy file")
     return array
+
+
+def manifest_for(recipe: Recipe, root: Path, entries: Iterable[RecordingEntry]) -> Manifest:
+    """The manifest of ``entries`` (sorted by path) built with ``recipe`` from ``root``."""
+    return Manifest(
+        recipe=recipe.to_dict(),
+        recipe_hash=recipe.hash(),
+        data_root=str(root),
+        sfreq_hz=recipe.sfreq_hz,
+        window_n=WINDOW_N,
+        stride_n=STRIDE_N,
+        recordings=sorted(entries, key=lambda entry: entry.path),
+    )

@@ -20,10 +20,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bgb_data._cache import _guarded, _remove_scratch, _select
+from bgb_data._cache import _guarded, _remove_scratch, _select, manifest_for
 from bgb_data._layout import SPLITS, SourceFile, check_patient_splits, discover, edf_root
 from bgb_data._layout import _describe as describe_source
-from bgb_data._manifest import Manifest, RecordingEntry
+from bgb_data._manifest import RecordingEntry
 from bgb_data._recipe import Recipe
 from bgb_data._task import Task, trusted_entry
 from bgb_data._windows import STRIDE_N, WINDOW_N
@@ -147,15 +147,7 @@ def write_manifest(
             entry = trusted_entry(_task(source, root, cache, recipe))
         if entry is not None:
             listed.append(entry)
-    manifest = Manifest(
-        recipe=recipe.to_dict(),
-        recipe_hash=recipe.hash(),
-        data_root=str(root),
-        sfreq_hz=recipe.sfreq_hz,
-        window_n=WINDOW_N,
-        stride_n=STRIDE_N,
-        recordings=sorted(listed, key=lambda e: e.path),
-    )
+    manifest = manifest_for(recipe, root, listed)
     return manifest.save(cache)
 
 
