@@ -12,7 +12,10 @@ its baseline, on ``--threads`` CPU threads (default 2):
     measured step (peak);
 (e) TCN variants on a 10 s window (19 electrodes): progressive stride (separable and dense
     convs) vs full rate (all layers at 256 Hz, then average pooling by 16);
-(f) parameters of the default (and small) model by stage.
+(f) parameters of the default (and small) model by stage;
+(g) the arithmetic floor of (b): the default model's matmul and convolution FLOPs per window
+    (counted by torch's FlopCounterMode, by stage) against this machine's best float32 matmul
+    rate, measured on the model's own largest GEMM shape. No forward pass can beat that time.
 """
 
 from __future__ import annotations
@@ -217,6 +220,33 @@ def bench_params() -> None:
         print(f"    {'total':<12} {model.parameter_count():>10,d}")
 
 
+def bench_floor(repeats: int) -> None:
+    """(g) FLOPs of one default forward, by stage, and the time they need at peak matmul rate."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = Detector(DetectorConfig(), backend="torch").eval()
+    x = torch.randn(1, N_ELECTRODES, WINDOW_S * SFREQ_HZ)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x)
+    by_module = counter.get_flop_counts()
+    total = counter.get_total_flops()
+    # The widest layer's GEMM (TCN pointwise 512 -> 512 over 19 x 960 steps): the best rate
+    # this machine reaches on any of the model's shapes; the narrow Mamba2 projections
+    # (K = 16 or 64) run well below it.
+    a, b = torch.randn(N_ELECTRODES * 960, 512), torch.randn(512, 512)
+    gemm_s = min(timed(lambda: a @ b, repeats) for _ in range(3))
+    rate = 2 * a.shape[0] * a.shape[1] * b.shape[1] / gemm_s
+    print("(g) arithmetic floor of the default forward (matmul and conv FLOPs only)")
+    for name in model.stages():
+        flops = sum(by_module.get(f"Detector.{name}", {}).values())
+        print(f"    {name:<12} {flops / 1e9:7.2f} GFLOP")
+    print(f"    {'total':<12} {total / 1e9:7.2f} GFLOP")
+    print(
+        f"    best float32 matmul rate here: {rate / 1e9:.0f} GFLOP/s -> floor "
+        f"{total / rate:.2f} s per window, before any elementwise work (target <= 0.5 s)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -231,13 +261,13 @@ def main() -> None:
         "default, tuned for GPU kernels, and very slow on CPU)",
     )
     parser.add_argument("--chunk-size", type=int, default=32, help=argparse.SUPPRESS)
-    parser.add_argument("--only", choices=list("abcdef"), nargs="*", help="run these parts")
+    parser.add_argument("--only", choices=list("abcdefg"), nargs="*", help="run these parts")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.measure:
         measure(args.measure, args.repeats, args.chunk_size)
         return
-    only = set(args.only or "abcdef")
+    only = set(args.only or "abcdefg")
     print(f"torch {torch.__version__}, {args.threads} threads, median of {args.repeats}")
     if "a" in only:
         bench_gnn(args.repeats)
@@ -247,6 +277,8 @@ def main() -> None:
         bench_tcn(args.repeats)
     if "f" in only:
         bench_params()
+    if "g" in only:
+        bench_floor(args.repeats)
 
 
 if __name__ == "__main__":

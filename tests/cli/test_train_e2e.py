@@ -4,6 +4,10 @@ non-finite loss, evaluate, detect (with bad inputs)."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +15,9 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+import bgb_cli.commands.detect
 from bgb_cli.config import RunConfig, load_config
+from bgb_cli.inference import inference_batch_size
 from bgb_cli.main import cli
 from bgb_cli.training import NonFiniteLossError, Trainer, ensure_cache
 from bgb_cli.training.checkpoint import load_checkpoint
@@ -105,6 +111,48 @@ def test_resume_after_crash_reaches_the_same_weights(
     ]
 
 
+def _train_process(config_file: Path, sets: list[str], *extra: str) -> subprocess.Popen[bytes]:
+    code = "import sys; from bgb_cli.main import cli; cli.main(args=sys.argv[1:])"
+    args = [sys.executable, "-c", code, "train", str(config_file), *extra]
+    for item in sets:
+        args += ["--set", item]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_resume_after_sigkill_reaches_the_same_weights(corpus: Path, tmp_path: Path) -> None:
+    # A real `bgb train` process is killed with SIGKILL as soon as its first mid-epoch
+    # checkpoint exists, wherever it then is; `bgb train --resume` must end on the weights of
+    # a run that was never interrupted (3 epochs of 4 steps, last.pt every 2 steps).
+    extra = ("training.checkpoint_every_steps=2", "training.epochs=3")
+    straight = _config(corpus, tmp_path, "straight", *extra)
+    cache = ensure_cache(straight, progress=False)
+    Trainer(straight, cache).fit()
+
+    run_dir = tmp_path / "killed"
+    sets = [f"data.root={corpus}", f"data.cache_dir={corpus.parent / 'cache'}",
+            f"output.run_dir={run_dir}", *TINY, *extra]  # fmt: skip
+    config_file = tmp_path / "run.yaml"
+    config_file.write_text("{}\n")
+    process = _train_process(config_file, sets)
+    deadline = time.monotonic() + 300
+    while not (run_dir / "last.pt").is_file():
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        assert time.monotonic() < deadline, "no checkpoint within 300 s"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=60) == -signal.SIGKILL
+    killed_at = load_checkpoint(run_dir / "last.pt")["step"]
+    assert killed_at < 12  # the kill landed before the end of training
+
+    resumed = _train_process(config_file, sets, "--resume")
+    _, stderr = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, stderr.decode()
+    expected, got = _weights(tmp_path / "straight"), _weights(run_dir)
+    assert load_checkpoint(run_dir / "last.pt")["step"] == 12
+    for name in expected:
+        assert torch.equal(expected[name], got[name]), name
+
+
 def test_nonfinite_loss_stops_and_names_the_batch(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -187,3 +235,39 @@ def test_detect_writes_events_and_rejects_bad_files(
         Path(line.split()[1].rstrip(":")).name for line in rejected
     }
     assert not (out / "notes.csv_bi").exists()
+
+
+def test_detect_stride_changes_the_window_count_and_is_bounded(
+    trained: tuple[RunConfig, Path], corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # TINY trains 8 s windows and infers every 8 s; --stride 2 places about four times as many.
+    _, checkpoint = trained
+    edf = sorted(corpus.rglob("*.edf"))[0]
+    base = ["detect", str(edf), "--checkpoint", str(checkpoint), "--device", "cpu"]
+    progress = bgb_cli.commands.detect._WindowProgress
+    original = progress.update
+    seen: list[int] = []
+
+    def spy(self: bgb_cli.commands.detect._WindowProgress, n_windows: int) -> None:
+        seen.append(n_windows)
+        original(self, n_windows)
+
+    monkeypatch.setattr(progress, "update", spy)
+    counts = {}
+    for stride in ("8", "2"):
+        seen.clear()
+        result = CliRunner().invoke(
+            cli, [*base, "--out", str(tmp_path / stride), "--stride", stride]
+        )
+        assert result.exit_code == 0, result.output
+        counts[stride] = sum(seen)
+    assert counts["8"] >= 2 and counts["2"] > 3 * counts["8"]
+    too_long = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "x"), "--stride", "9"])
+    assert too_long.exit_code == 2
+    assert "--stride" in too_long.output and "8.0 s window" in too_long.output
+
+
+def test_inference_batch_defaults_to_one_window_on_cpu() -> None:
+    assert inference_batch_size(None, torch.device("cpu")) == 1
+    assert inference_batch_size(None, torch.device("cuda")) == 16
+    assert inference_batch_size(4, torch.device("cpu")) == 4

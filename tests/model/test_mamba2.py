@@ -54,48 +54,60 @@ def test_chunked_ssd_equals_recurrence(
 
 
 def large_decay_inputs(
-    seed: int, dtype: torch.dtype, unsafe_steps: slice
+    seed: int, dtype: torch.dtype, unsafe_steps: slice, unsafe_heads: slice = slice(None)
 ) -> tuple[torch.Tensor, ...]:
-    """Scan inputs whose steps in ``unsafe_steps`` have dt * A near -100: far past the factored
-    form's bound for every chunk that holds a few of them, so those chunks take the masked form.
+    """Scan inputs whose ``unsafe_heads`` have dt * A near -100 at ``unsafe_steps``: far past the
+    factored form's bound for every (chunk, head) pair that holds one of them, so those pairs
+    take the masked form.
     """
     x, dt, A, B, C, D = random_scan_inputs(seed, 2, 48, 4, 3, 2, 5)
     dt = dt / 100  # |dt * A| < 2 per step elsewhere: chunks of 8 stay within the bound
-    dt[:, unsafe_steps] = 100.0 / A.abs()
+    dt[:, unsafe_steps, unsafe_heads] = 100.0 / A.abs()[unsafe_heads]
     return tuple(t.to(dtype) for t in (x, dt, A, B, C, D))
 
 
 @pytest.mark.parametrize(
-    ("unsafe_steps", "masked_chunks"),
-    [(slice(0, 48), 12), (slice(20, 26), 4), (slice(0, 0), 0)],
-    ids=["all-chunks-masked", "some-chunks-masked", "all-chunks-factored"],
+    ("unsafe_steps", "unsafe_heads", "masked_pairs"),
+    [
+        (slice(0, 48), slice(None), 48),  # 2 sequences x 6 chunks of 8 steps x 4 heads
+        (slice(20, 26), slice(None), 16),  # chunks 2 and 3 of each sequence, every head
+        (slice(20, 26), slice(0, 1), 4),  # the same chunks, one head: the others factored
+        (slice(0, 48), slice(1, 3), 24),  # two heads (one per group) everywhere
+        (slice(0, 0), slice(None), 0),
+    ],
+    ids=["all-masked", "some-chunks", "one-head", "two-heads", "all-factored"],
 )
 @pytest.mark.parametrize("dtype", [torch.float32, F64])
 def test_factored_and_masked_intra_chunk_forms_equal_recurrence(
-    unsafe_steps: slice, masked_chunks: int, dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch
+    unsafe_steps: slice,
+    unsafe_heads: slice,
+    masked_pairs: int,
+    dtype: torch.dtype,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    inputs = large_decay_inputs(0, dtype, unsafe_steps)
+    inputs = large_decay_inputs(0, dtype, unsafe_steps, unsafe_heads)
     if dtype == F64:  # float64's bound is 600: make the chosen steps as large again.
-        inputs[1][:, unsafe_steps] *= 10
-    masked_form = ssd_module._outputs_masked
+        inputs[1][:, unsafe_steps, unsafe_heads] *= 10
+    masked_form = ssd_module._MaskedPairs.outputs
     seen: list[int] = []
 
-    def spy(cum: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
-        seen.append(cum.shape[0])
-        return masked_form(cum, *rest)
+    def spy(self: ssd_module._MaskedPairs, states_in: torch.Tensor) -> torch.Tensor:
+        seen.append(self.pairs.numel())
+        return masked_form(self, states_in)
 
-    monkeypatch.setattr(ssd_module, "_outputs_masked", spy)
+    monkeypatch.setattr(ssd_module._MaskedPairs, "outputs", spy)
     expected = recurrent_scan(*(t.double() for t in inputs))
     actual = ssd_chunk_scan(*inputs, chunk_size=8)
-    assert sum(seen) == masked_chunks  # 2 sequences x 6 chunks of 8 steps
+    assert sum(seen) == masked_pairs
     assert actual.dtype == dtype
     tol = 1e-10 if dtype == F64 else 1e-4
     torch.testing.assert_close(actual.double(), expected, rtol=tol, atol=tol)
 
 
-def test_gradcheck_scan_with_masked_and_factored_chunks() -> None:
-    inputs = list(large_decay_inputs(1, F64, slice(3, 5)))
-    inputs[1][:, 3:5] *= 10  # two steps of dt * A = -1000: the first chunk is masked
+@pytest.mark.parametrize("unsafe_heads", [slice(None), slice(2, 3)], ids=["all-heads", "one-head"])
+def test_gradcheck_scan_with_masked_and_factored_chunks(unsafe_heads: slice) -> None:
+    inputs = list(large_decay_inputs(1, F64, slice(3, 5), unsafe_heads))
+    inputs[1][:, 3:5, unsafe_heads] *= 10  # dt * A = -1000 at two steps: those pairs are masked
     inputs = [t[:1, :10].clone() if t.dim() > 1 else t.clone() for t in inputs]
     inputs = [t.requires_grad_() for t in inputs]
     assert torch.autograd.gradcheck(lambda *a: ssd_chunk_scan(*a, chunk_size=5), inputs)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bgb_cli.inference import predict_recording
+from bgb_cli.inference import inference_batch_size, predict_recording
 from bgb_cli.plots import plot_probability_trace
 from bgb_cli.trained import TrainedDetector
 
@@ -39,11 +39,13 @@ def detect_file(
     device: torch.device,
     *,
     post_config: object | None = None,
+    stride_s: float | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> DetectionOutput:
     """Preprocess ``edf`` into a temporary memory-mapped array, run the detector over it in
     overlapping windows, post-process, and write ``<stem>.csv_bi``, ``<stem>_events.tsv`` and
-    ``<stem>.png`` into ``out_dir``.
+    ``<stem>.png`` into ``out_dir``. ``stride_s`` (default: the checkpoint's inference stride)
+    is the step between window starts, at most the window length.
 
     Raises:
         bgb_data.RecordingError: the file is not a usable EEG recording (the reason says why).
@@ -55,7 +57,10 @@ def detect_file(
     config = detector.config
     post = post_config if post_config is not None else config.postprocess_config()
     window_n = round(config.data.window_s * SFREQ_HZ)
-    stride_n = round(config.evaluation.inference_stride_s * SFREQ_HZ)
+    stride = config.evaluation.inference_stride_s if stride_s is None else stride_s
+    stride_n = round(stride * SFREQ_HZ)
+    if not 0 < stride_n <= window_n:
+        raise ValueError(f"detect: stride {stride} s must be in (0, {config.data.window_s}] s")
     with tempfile.TemporaryDirectory(prefix="bgb-detect-") as scratch:
         prepared = Path(scratch) / "signal.npy"
         info = prepare_recording(edf, prepared)
@@ -65,7 +70,7 @@ def detect_file(
             signal,
             window_n=window_n,
             stride_n=stride_n,
-            batch_size=config.evaluation.batch_size,
+            batch_size=inference_batch_size(config.evaluation.batch_size, device),
             device=device,
             on_batch=on_batch,
         )

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from bgb_cli.config import RunConfig
-from bgb_cli.inference import predict_recording
+from bgb_cli.inference import inference_batch_size, predict_recording
 from bgb_cli.plots import plot_probability_trace
 
 __all__ = [
@@ -54,7 +54,7 @@ def predict_split(
             open_signal(cache_dir, entry),
             window_n=window_n,
             stride_n=stride_n,
-            batch_size=config.evaluation.batch_size,
+            batch_size=inference_batch_size(config.evaluation.batch_size, device),
             device=device,
             mixed_precision=config.training.mixed_precision,
         )

@@ -10,7 +10,9 @@ The chunked form computes it without a loop over time steps. With cum the cumula
 
     y_l = exp(cum_l) C_l . state_in  +  sum_{s <= l} (C_l . B_s) exp(cum_l - cum_s) x_dt_s
 
-where state_in is the state entering the chunk (one short loop over chunks carries it).
+where state_in is the state entering the chunk. The entering states of all chunks come from one
+batched matmul with the (chunks x chunks) matrix of decays between chunk ends (built from
+direct segment sums, masked to -inf before the exponential, so every factor is at most 1).
 
 Intra-chunk decay, two forms of the same function:
 
@@ -20,13 +22,14 @@ Intra-chunk decay, two forms of the same function:
   shared by every head of a group, one matmul per chunk with a (Q x heads*headdim) right-hand
   side and no (heads, Q, Q) tensor. Every factor lies in [exp(-|cum_last|/2), exp(|cum_last|/2)],
   so it is exact up to rounding while a chunk's total log-decay |cum_last| stays within
-  ``_FACTORED_MAX_LOG_DECAY`` (60 in float32: factors within [1e-13, 1e13], far from overflow
+  ``_FACTORED_MAX_LOG_DECAY`` (80 in float32: factors within [4e-18, 3e17], far from overflow
   and from subnormals, also in the backward pass).
-- masked (always safe): the per-head (Q x Q) decay exp(cum_l - cum_s), masked to -inf above the
-  diagonal before the exponential, so no factor ever exceeds 1.
+- masked (always safe): the (Q x Q) decay exp(cum_l - cum_s) of one head, masked to -inf above
+  the diagonal before the exponential, so no factor ever exceeds 1.
 
-Each chunk uses the factored form when all its heads are within the bound and the masked form
-otherwise (large dt * A, as training can reach), so the output never depends on the choice.
+Each (chunk, head) pair uses the factored form when its total log-decay is within the bound and
+the masked form otherwise (large dt * A, as training can reach), so the output never depends on
+the choice; only the heads past the bound pay for the masked form.
 
 Compute happens in float32 (float64 stays float64) with autocast off, whatever the input dtype.
 
@@ -46,7 +49,7 @@ __all__ = ["ssd_chunk_scan"]
 
 # Largest total log-decay |cumsum(dt * A)| over one chunk for which the factored form is used:
 # the factors exp(+-|total| / 2) then stay many orders of magnitude inside the dtype's range.
-_FACTORED_MAX_LOG_DECAY = {torch.float32: 60.0, torch.float64: 600.0}
+_FACTORED_MAX_LOG_DECAY = {torch.float32: 80.0, torch.float64: 600.0}
 
 # Sequences are processed a few at a time so that every temporary stays small: on CPU, fresh
 # allocations of tens of MB cost more in page faults than the arithmetic done in them, while
@@ -70,8 +73,8 @@ def ssd_chunk_scan(
 
     Shapes:
         x: (batch, length, nheads, headdim); dt: (batch, length, nheads); A, D: (nheads,);
-        B, C: (batch, length, ngroups, d_state) -> y: (batch, length, nheads, headdim),
-        in the compute dtype (float32, or float64 for float64 input).
+        B, C: (batch, length, ngroups, d_state) -> y: (batch, length, nheads, headdim), in the
+        compute dtype (float32, or float64 for float64 input).
     """
     nheads = x.shape[2]
     ngroups = B.shape[2]
@@ -87,14 +90,16 @@ def ssd_chunk_scan(
         padded = math.ceil(length / chunk) * chunk
         per_sequence = padded * (nheads * headdim + ngroups * chunk)
         slice_size = max(1, _TARGET_SLICE_ELEMENTS // per_sequence)
-        # split/unbind rather than indexing: their backward is one cat, where each slice's
-        # backward would write a zero tensor the size of the whole input.
+        if slice_size >= x.shape[0]:
+            return _scan(x, dt, B, C, A, D, chunk)
+        # split rather than indexing: its backward is one cat, where each slice's backward
+        # would write a zero tensor the size of the whole input.
         pieces = (torch.split(t, slice_size) for t in (x, dt, B, C))
         parts = [
             _scan(x_i, dt_i, B_i, C_i, A, D, chunk)
             for x_i, dt_i, B_i, C_i in zip(*pieces, strict=True)
         ]
-        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)
+        return torch.cat(parts, dim=0)
 
 
 def _scan(x: Tensor, dt: Tensor, B: Tensor, C: Tensor, A: Tensor, D: Tensor, chunk: int) -> Tensor:
@@ -112,51 +117,42 @@ def _scan(x: Tensor, dt: Tensor, B: Tensor, C: Tensor, A: Tensor, D: Tensor, chu
     n_chunks = (length + pad) // chunk
     flat = batch * n_chunks  # every chunk of every sequence, processed at once
 
-    # 2. Cumulative log-decay within each chunk; which chunks may use the factored form.
+    # 2. Cumulative log-decay within each chunk; which (chunk, head) pairs may use the
+    #    factored form. cum is non-increasing, so its last step is the lowest.
     cum = (dt * A).view(flat, chunk, nheads).cumsum(dim=1)  # (k, Q, h)
+    last = cum[:, -1]  # (k, h)
     bound = _FACTORED_MAX_LOG_DECAY[cum.dtype]
-    safe = cum[:, -1].amin(dim=-1) >= -bound  # (k,): cum is non-increasing, the last is lowest
-    unsafe = (~safe).nonzero().squeeze(1) if not bool(safe.all()) else None
-    # Unsafe chunks get zero exponents in the factored form (finite, gradients too); their
+    safe = last >= -bound  # (k, h)
+    unsafe = None if bool(safe.all()) else (~safe).view(-1).nonzero().squeeze(1)  # flat (k*h)
+    # Unsafe pairs get zero exponents in the factored form (finite, gradients too); their
     # factored terms are replaced by the masked form's below.
-    cum_f = cum if unsafe is None else torch.where(safe[:, None, None], cum, 0.0)
+    cum_f = cum if unsafe is None else torch.where(safe[:, None, :], cum, 0.0)
     chunks = (
         x.view(flat, chunk, nheads, headdim),
         dt.reshape(flat, chunk, nheads),
         B.view(flat, chunk, ngroups, d_state),
         C.view(flat, chunk, ngroups, d_state),
     )
+    masked = None if unsafe is None else _MaskedPairs(unsafe, cum, *chunks)
 
     # 3. Within chunks: the right-hand side of the factored form and the state each chunk adds.
     factored = _Factored(cum_f, *chunks)
-    added = factored.added_state()  # (k, h, p, n), the true one times exp(-mid)
-    if unsafe is not None:
-        added = added.index_copy(
-            0, unsafe, _added_state_masked(cum[unsafe], *_pick(chunks, unsafe))
-        )
+    scale = torch.exp(factored.mid[:, 0])  # (k, h); 1 for unsafe pairs
+    added = factored.added_state() * scale[..., None, None]  # (k, h, p, n), true units
+    if masked is not None:
+        added = masked.put(added, masked.added_state())
 
-    # 4. Across chunks: the state entering each, times exp(mid) (= 1 for unsafe chunks).
+    # 4. Across chunks: the true state entering each chunk, from all chunks at once.
     states_in = _states_entering_chunks(
-        added.view(batch, n_chunks, nheads, headdim, d_state),
-        torch.exp(cum[:, -1]).view(batch, n_chunks, nheads),
-        torch.exp(factored.mid[:, 0]).view(batch, n_chunks, nheads),
+        added.view(batch, n_chunks, nheads, headdim * d_state), last.view(batch, n_chunks, nheads)
     ).view(flat, nheads, headdim, d_state)
 
     # 5. Outputs of every chunk: the entering state plus the intra-chunk sum.
-    y = factored.outputs(states_in)  # (k, Q, h, p)
-    if unsafe is not None:
-        masked = _outputs_masked(cum[unsafe], *_pick(chunks, unsafe), states_in[unsafe])
-        y = y.index_copy(0, unsafe, masked)
-    y = y.view(batch, n_chunks * chunk, nheads, headdim)[:, :length]
+    y = factored.outputs(states_in * scale[..., None, None])  # (k, Q, h, p)
+    if masked is not None:
+        y = masked.put(y.transpose(1, 2), masked.outputs(states_in)).transpose(1, 2)
+    y = y.reshape(batch, n_chunks * chunk, nheads, headdim)[:, :length]
     return torch.addcmul(y, x[:, :length], D[:, None])
-
-
-def _pick(
-    chunks: tuple[Tensor, Tensor, Tensor, Tensor], index: Tensor
-) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """The chunks at ``index`` of each of (x, dt, B, C)."""
-    x, dt, B, C = chunks
-    return x[index], dt[index], B[index], C[index]
 
 
 class _Factored:
@@ -193,7 +189,7 @@ class _Factored:
     def outputs(self, states_in: Tensor) -> Tensor:
         """exp(cum_l - mid) [C_l . state_in + tril(C B^T) @ (exp(mid - cum_s) x_dt_s)].
 
-        ``states_in`` is the entering state times exp(mid) (as the scan returns it).
+        ``states_in`` is the entering state times exp(mid).
         Shapes: states_in (k, h, p, n) -> (k, Q, h, p).
         """
         n_chunks, chunk = self.shape[:2]
@@ -204,63 +200,77 @@ class _Factored:
         return inner.reshape(self.shape) * self.left[..., None]  # (k, Q, h, p)
 
 
-def _added_state_masked(cum: Tensor, x: Tensor, dt: Tensor, B: Tensor, C: Tensor) -> Tensor:
-    """State each chunk adds by its end, sum_s exp(cum_last - cum_s) x_dt_s B_s^T (factors <= 1).
+class _MaskedPairs:
+    """The masked intra-chunk form for the (chunk, head) pairs past the factored form's bound.
 
-    Shapes: cum, dt (k, Q, h); x (k, Q, h, p); B, C (k, Q, g, n) -> (k, h, p, n).
+    ``pairs`` indexes the flattened (k, h) grid. Every decay factor is exp of a non-positive
+    number, so nothing can overflow however large dt * A is.
     """
-    n_chunks, chunk, nheads, headdim = x.shape
-    ngroups = B.shape[2]
-    weight = torch.exp(cum[:, -1:] - cum) * dt  # (k, Q, h)
-    x_to_end = (x * weight[..., None]).view(n_chunks, chunk, ngroups, -1)  # (k, Q, g, hg*p)
-    added = x_to_end.permute(0, 2, 3, 1) @ B.transpose(1, 2)  # (k, g, hg*p, n)
-    return added.reshape(n_chunks, nheads, headdim, -1)
+
+    def __init__(
+        self, pairs: Tensor, cum: Tensor, x: Tensor, dt: Tensor, B: Tensor, C: Tensor
+    ) -> None:
+        nheads, ngroups = x.shape[2], B.shape[2]
+        self.pairs = pairs
+        chunk_of, head_of = pairs // nheads, pairs % nheads
+        group_of = head_of // (nheads // ngroups)
+        self.cum = cum[chunk_of, :, head_of]  # (P, Q)
+        self.x_dt = x[chunk_of, :, head_of] * dt[chunk_of, :, head_of][..., None]  # (P, Q, p)
+        self.B = B[chunk_of, :, group_of]  # (P, Q, n)
+        self.C = C[chunk_of, :, group_of]  # (P, Q, n)
+
+    def added_state(self) -> Tensor:
+        """sum_s exp(cum_last - cum_s) x_dt_s B_s^T. Shapes: -> (P, p, n)."""
+        weight = torch.exp(self.cum[:, -1:] - self.cum)  # (P, Q), each <= 1
+        return (self.x_dt * weight[..., None]).transpose(1, 2) @ self.B
+
+    def outputs(self, states_in: Tensor) -> Tensor:
+        """exp(cum_l) C_l . state_in + sum_{s <= l} (C_l . B_s) exp(cum_l - cum_s) x_dt_s.
+
+        Shapes: states_in (k, h, p, n), the true entering states -> (P, Q, p).
+        """
+        chunk = self.cum.shape[1]
+        causal = torch.ones(chunk, chunk, dtype=torch.bool, device=self.cum.device).tril()
+        diff = self.cum[:, :, None] - self.cum[:, None, :]  # (P, Q, Q)
+        decay = diff.masked_fill(~causal, -math.inf).exp()
+        scores = self.C @ self.B.transpose(1, 2)  # (P, Q, Q)
+        states = states_in.flatten(0, 1)[self.pairs]  # (P, p, n)
+        y_off = (self.C @ states.transpose(1, 2)) * self.cum.exp()[..., None]  # (P, Q, p)
+        return torch.baddbmm(y_off, decay * scores, self.x_dt)
+
+    def put(self, grid: Tensor, values: Tensor) -> Tensor:
+        """``grid`` (k, h, ...) with the pairs' entries replaced by ``values`` (P, ...)."""
+        flat = grid.flatten(0, 1).index_copy(0, self.pairs, values.to(grid.dtype))
+        return flat.view(grid.shape)
 
 
-def _states_entering_chunks(added: Tensor, decay: Tensor, scale: Tensor) -> Tensor:
-    """State entering each chunk, zero for the first, one recurrence step per chunk.
+def _segment_sums(values: Tensor) -> Tensor:
+    """out[..., i, j] = sum_{j < m <= i} values[..., m] for j <= i, and -inf for j > i.
 
-    Chunk k adds added_k * scale_k to the state, and its entering state is returned times
-    scale_k (the factored form's units; scale is 1 for chunks in the masked form).
-    Shapes: added (b, c, h, p, n); decay = exp(cum_last), scale (b, c, h) -> (b, c, h, p, n).
+    Each entry is a direct sum (not a difference of two long cumulative sums), so it keeps full
+    precision however long the sequence. Shapes: (..., c) -> (..., c, c).
     """
-    # unbind, not added[:, k]: the backward of one indexing per chunk would be quadratic.
-    added_k = (added * scale[..., None, None]).unbind(1)  # c x (b, h, p, n), true units
-    decay_k = decay[..., None, None].unbind(1)
-    scale_k = scale[..., None, None].unbind(1)
-    state = torch.zeros_like(added_k[0])
-    entering = [state]
-    # One step per chunk: measured faster on CPU than the (c x c) matrix form at c <= 60.
-    for k in range(len(added_k) - 1):
-        state = torch.addcmul(added_k[k], state, decay_k[k])
-        entering.append(state * scale_k[k + 1])
-    return torch.stack(entering, dim=1)
+    count = values.shape[-1]
+    below = torch.ones(count, count, dtype=torch.bool, device=values.device).tril(-1)
+    spread = values[..., :, None].expand(*values.shape, count).masked_fill(~below, 0.0)
+    sums = spread.cumsum(dim=-2)  # (..., c, c)
+    lower = torch.ones(count, count, dtype=torch.bool, device=values.device).tril()
+    return sums.masked_fill(~lower, -math.inf)
 
 
-def _outputs_masked(
-    cum: Tensor, x: Tensor, dt: Tensor, B: Tensor, C: Tensor, states_in: Tensor
-) -> Tensor:
-    """exp(cum_l) C_l . state_in + sum_{s <= l} (C_l . B_s) exp(cum_l - cum_s) x_dt_s.
+def _states_entering_chunks(added: Tensor, last: Tensor) -> Tensor:
+    """True state entering each chunk: zero for the first, then
 
-    The per-head (Q x Q) decay is masked before the exponential, so no factor exceeds 1.
-    Shapes: cum, dt (k, Q, h); x (k, Q, h, p); B, C (k, Q, g, n); states_in (k, h, p, n)
-    -> (k, Q, h, p).
+        state_c = sum_{j < c} exp(last_{j+1} + ... + last_{c-1}) added_j,
+
+    as one batched matmul with the (c - 1) x (c - 1) lower-triangular decay matrix.
+    Shapes: added (b, c, h, p*n) in true units; last, the log-decay of each chunk (b, c, h)
+    -> (b, c, h, p*n).
     """
-    n_chunks, chunk, nheads, headdim = x.shape
-    ngroups, d_state = B.shape[2], B.shape[3]
-    heads_per_group = nheads // ngroups
-    B_g = B.transpose(1, 2)  # (k, g, Q, n)
-    C_g = C.transpose(1, 2)  # (k, g, Q, n)
-
-    cum_h = cum.transpose(1, 2)  # (k, h, Q)
-    causal = torch.ones(chunk, chunk, dtype=torch.bool, device=cum.device).tril()
-    decay = (cum_h[..., :, None] - cum_h[..., None, :]).masked_fill(~causal, -math.inf).exp()
-    scores = C_g @ B_g.transpose(-1, -2)  # (k, g, Q, Q)
-    weights = decay.view(n_chunks, ngroups, heads_per_group, chunk, chunk) * scores[:, :, None]
-    x_dt = (x * dt[..., None]).transpose(1, 2)  # (k, h, Q, p)
-    y_diag = weights.view(n_chunks, nheads, chunk, chunk) @ x_dt  # (k, h, Q, p)
-
-    states = states_in.view(n_chunks, ngroups, heads_per_group * headdim, d_state)
-    y_off = C_g @ states.transpose(-1, -2)  # (k, g, Q, hg*p)
-    y_off = y_off.transpose(1, 2).reshape(n_chunks, chunk, nheads, headdim)
-    return y_off * cum.exp()[..., None] + y_diag.transpose(1, 2)
+    if added.shape[1] == 1:
+        return torch.zeros_like(added)
+    # decay[b, h, i, j] = exp(sum_{j < m <= i} last_m): from the end of chunk j to the end of i
+    decay = torch.exp(_segment_sums(last[:, :-1].transpose(1, 2)))  # (b, h, c-1, c-1)
+    sources = added[:, :-1].transpose(1, 2)  # (b, h, c-1, p*n)
+    states = (decay @ sources).transpose(1, 2)  # (b, c-1, h, p*n): entering chunks 1..c-1
+    return torch.cat([torch.zeros_like(added[:, :1]), states], dim=1)

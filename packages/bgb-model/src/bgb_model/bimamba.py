@@ -13,6 +13,7 @@ References: Dao & Gu 2024, "Transformers are SSMs" (Mamba2); Zhu et al. 2024, "V
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from bgb_model.mamba2 import Mamba2, Mamba2Backend
@@ -113,6 +114,9 @@ class BiMambaStack(nn.Module):
         self.norm_f = nn.RMSNorm(d_model, eps=1e-5)
 
     def forward(self, x: Tensor) -> Tensor:
+        # The residual stream stays in float32 at least (mamba-ssm's residual_in_fp32), also
+        # under autocast, where a block's input would otherwise arrive in bfloat16/float16.
+        x = x.to(torch.promote_types(x.dtype, torch.float32))
         for layer in self.layers:
             x = layer(x)
         normed: Tensor = self.norm_f(x)

@@ -37,6 +37,15 @@ __all__ = ["detect"]
     default=None,
     help="Hysteresis offset threshold (default: the checkpoint's).",
 )
+@click.option(
+    "--stride",
+    "stride_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Seconds between window starts (default: the checkpoint's "
+    "evaluation.inference_stride_s). Up to the window length; a longer stride means less "
+    "overlap and proportionally less compute.",
+)
 def detect(
     edfs: tuple[Path, ...],
     checkpoint: Path,
@@ -44,6 +53,7 @@ def detect(
     device: str,
     tau_on: float | None,
     tau_off: float | None,
+    stride_s: float | None,
 ) -> None:
     """Detect seizures in EDF recordings; write .csv_bi, _events.tsv and .png per file.
 
@@ -67,10 +77,26 @@ def detect(
         post = dataclasses.replace(post, **changes)
     except ValueError as err:
         raise click.ClickException(f"--tau-on/--tau-off: {err}") from None
+    window_s = detector.config.data.window_s
+    if stride_s is not None and stride_s > window_s:
+        raise click.BadParameter(
+            f"{stride_s} s is longer than the model's {window_s} s window: samples between "
+            "windows would get no prediction",
+            param_hint="--stride",
+        )
     rejected = 0
     for edf in edfs:
         try:
-            output = detect_file(edf, detector, out_dir, torch_device, post_config=post)
+            with _WindowProgress(edf.name) as progress:
+                output = detect_file(
+                    edf,
+                    detector,
+                    out_dir,
+                    torch_device,
+                    post_config=post,
+                    stride_s=stride_s,
+                    on_batch=progress.update,
+                )
         except (RecordingError, FileNotFoundError, IsADirectoryError) as err:
             rejected += 1
             click.echo(f"rejected {edf}: {err}", err=True)
@@ -82,3 +108,30 @@ def detect(
     if rejected:
         click.echo(f"{rejected} of {len(edfs)} files rejected", err=True)
         sys.exit(2)
+
+
+class _WindowProgress:
+    """A tqdm bar of windows done (stderr, on a terminal, unless BGB_DISABLE_TQDM is set)."""
+
+    def __init__(self, name: str) -> None:
+        import os
+
+        from tqdm.auto import tqdm
+
+        from bgb_cli.config.loading import ConfigError, env_flag
+
+        try:
+            disabled = env_flag("BGB_DISABLE_TQDM", os.environ.get("BGB_DISABLE_TQDM", ""))
+        except ConfigError as err:
+            raise click.ClickException(str(err)) from None
+        quiet = disabled or not sys.stderr.isatty()
+        self._bar = tqdm(desc=name, unit="win", disable=quiet, leave=False)
+
+    def update(self, n_windows: int) -> None:
+        self._bar.update(n_windows)
+
+    def __enter__(self) -> _WindowProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.close()

@@ -33,7 +33,9 @@ class ConfigError(ValueError):
     """A configuration that cannot be used; the message says where and what to change."""
 
 
-def _env_flag(name: str, raw: str) -> bool:
+def env_flag(name: str, raw: str) -> bool:
+    """The boolean value of environment variable ``name`` set to ``raw`` (1/0, true/false,
+    yes/no, on/off, empty = false). Raises ConfigError naming the variable otherwise."""
     lowered = raw.strip().lower()
     if lowered in _TRUE:
         return True
@@ -58,9 +60,9 @@ def env_overrides(environ: Mapping[str, str] | None = None) -> list[tuple[str, A
                 message = f"environment variable {name}={raw!r}: expected an integer"
                 raise ConfigError(message) from None
         elif kind == "not-bool":
-            value = not _env_flag(name, raw)
+            value = not env_flag(name, raw)
         else:
-            value = _env_flag(name, raw)
+            value = env_flag(name, raw)
         found.append((key, value, f"environment variable {name}"))
     return found
 

@@ -124,8 +124,9 @@ class EvaluationConfig(_Section):
     """Thresholds in the operating-point sweep (evenly spaced over (0, 1))."""
     inference_stride_s: float = Field(default=30.0, gt=0)
     """Step between windows when stitching whole recordings; overlaps are averaged."""
-    batch_size: int = Field(default=16, ge=1)
-    """Windows per forward pass during inference."""
+    batch_size: int | None = Field(default=None, ge=1)
+    """Windows per forward pass during inference; unset: 16 on CUDA, 1 on CPU, where larger
+    batches measured slower per window and need more memory (benchmarks/bench_apps.py)."""
     after_training: bool = True
     """After training, evaluate the best checkpoint on the eval split with thresholds frozen
     on dev."""
