@@ -125,8 +125,9 @@ class EvaluationConfig(_Section):
     inference_stride_s: float = Field(default=30.0, gt=0)
     """Step between windows when stitching whole recordings; overlaps are averaged."""
     batch_size: int | None = Field(default=None, ge=1)
-    """Windows per forward pass during inference; unset: 16 on CUDA, 1 on CPU, where larger
-    batches measured slower per window and need more memory (benchmarks/bench_apps.py)."""
+    """Windows per forward pass during inference; unset: 16 on CUDA, 1 on CPU, where batches
+    of seed-sized windows measured about twice as slow per window and five times the memory
+    (apps/bgb-cli/README.md). Checkpoints written before this default store 16 explicitly."""
     after_training: bool = True
     """After training, evaluate the best checkpoint on the eval split with thresholds frozen
     on dev."""
