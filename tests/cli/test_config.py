@@ -127,3 +127,30 @@ def test_missing_config_file_is_reported() -> None:
     result = CliRunner().invoke(cli, ["train", "does/not/exist.yaml"])
     assert result.exit_code == 1
     assert "cannot read config does/not/exist.yaml" in result.output
+
+
+def test_gpu_configs_ask_for_the_kernels() -> None:
+    gpu = [p for p in SHIPPED if p.parent.name in ("local", "modal")]
+    assert len(gpu) == 4
+    assert all(load_config(p, environ={}).model.backend == "kernel" for p in gpu)
+
+
+@pytest.mark.skipif(
+    __import__("bgb_model").mamba_kernel_available(), reason="mamba-ssm kernels run here"
+)
+def test_kernel_backend_without_kernels_stops_before_any_work(tmp_path: Path) -> None:
+    # the TUSZ root does not exist either: the backend is reported first, before the cache
+    result = CliRunner().invoke(
+        cli, ["train", str(ROOT / "configs/local/smoke.yaml"),
+              "--set", f"data.root={tmp_path / 'absent'}"],
+    )  # fmt: skip
+    assert result.exit_code == 1
+    assert (
+        "model.backend" in result.output and "uv sync --all-packages --extra cuda" in result.output
+    )
+    assert not (tmp_path / "absent").exists()
+
+
+def test_float64_excludes_mixed_precision() -> None:
+    with pytest.raises(ConfigError, match="float64 and mixed_precision"):
+        load_config(None, ["training.float64=true", "training.mixed_precision=true"], environ={})

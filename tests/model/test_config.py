@@ -26,6 +26,9 @@ def test_defaults_are_the_seeds() -> None:
     edge = cfg.edge_stream.stream
     assert (edge.d_model, edge.n_layers, edge.headdim, edge.d_state) == (16, 2, 4, 8)
     assert (cfg.graph.pe_k, cfg.graph.alpha) == (16, 0.05)
+    assert (cfg.graph.enabled, cfg.graph.pe) == (True, "dynamic")
+    # the pure-PyTorch scan's chunk is its own, explicit setting (32 measured fastest on CPU)
+    assert (node.chunk_size, node.torch_chunk_size) == (256, 32)
 
 
 @pytest.mark.parametrize("cfg", [DetectorConfig(), DetectorConfig.small()])
@@ -55,7 +58,9 @@ def test_unknown_keys_raise_naming_the_key(data: dict[str, object], key: str) ->
 @pytest.mark.parametrize(
     ("data", "match"),
     [
-        ({"graph": {"pe_k": 19}}, "pe_k"),
+        ({"graph": {"pe_k": 0}}, "pe_k"),
+        ({"graph": {"pe": "eigenvectors"}}, "graph.pe"),
+        ({"node_stream": {"torch_chunk_size": 0}}, "torch_chunk_size"),
         ({"node_stream": {"headdim": 7}}, "headdim"),
         ({"tcn": {"strides": [2, 2]}}, "same non-zero length"),
         ({"tcn": {"kernel_size": 4}}, "odd"),

@@ -147,3 +147,67 @@ def test_default_config_builds_and_runs_a_short_window() -> None:
         logits = model(eeg(n_samples=256))
     assert logits.shape == (1, 256)
     assert torch.isfinite(logits).all()
+
+
+def model_with_graph(**graph: object) -> Detector:
+    torch.manual_seed(0)
+    small = DetectorConfig.small().to_dict()
+    config = DetectorConfig.from_dict({**small, "graph": {**small["graph"], **graph}})
+    return Detector(config, backend="torch")
+
+
+@pytest.mark.parametrize(
+    ("graph", "stages"),
+    [
+        ({"pe": "dynamic"}, ["encoder", "node_stream", "edge_stream", "gnn", "head"]),
+        ({"pe": "static"}, ["encoder", "node_stream", "edge_stream", "gnn", "head"]),
+        ({"pe": "none"}, ["encoder", "node_stream", "edge_stream", "gnn", "head"]),
+        ({"enabled": False}, ["encoder", "node_stream", "head"]),
+    ],
+    ids=["dynamic", "static", "none", "no-graph"],
+)
+def test_graph_switches_build_train_and_count(graph: dict[str, object], stages: list[str]) -> None:
+    model = model_with_graph(**graph).train()
+    assert list(model.stages()) == stages
+    model(eeg(batch=2)).square().mean().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    assert sum(model.parameter_count_by_stage().values()) == model.parameter_count()
+    pe_k = DetectorConfig.small().graph.pe_k
+    if model.gnn is not None:  # the graph layer reads node features plus the PE, if any
+        width = model.config.node_stream.d_model
+        assert model.gnn.lin.in_features == width + (0 if graph.get("pe") == "none" else pe_k)
+
+
+def test_static_pe_is_the_same_at_every_step_and_dynamic_is_not() -> None:
+    adjacency = torch.rand(2, 5, 19, 19)
+    adjacency = (adjacency + adjacency.transpose(-1, -2)) * (1 - torch.eye(19))
+    static = model_with_graph(pe="static")._positional_encoding(adjacency)
+    dynamic = model_with_graph(pe="dynamic")._positional_encoding(adjacency)
+    assert static is not None and dynamic is not None and static.shape == dynamic.shape
+    assert torch.equal(static, static[:, :1].expand_as(static))
+    assert not torch.allclose(dynamic, dynamic[:, :1].expand_as(dynamic))
+    assert model_with_graph(pe="none")._positional_encoding(adjacency) is None
+
+
+def test_stage_checks_read_back_once_per_forward(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bgb_model import _checks
+
+    calls: list[int] = []
+    original = _checks.StageChecks.raise_first
+
+    def counting(self: _checks.StageChecks) -> None:
+        calls.append(len(self._counts))
+        original(self)
+
+    monkeypatch.setattr(_checks.StageChecks, "raise_first", counting)
+    with torch.no_grad():
+        make_model()(eeg())
+    assert calls == [5]  # input, TCN, node stream, adjacency, graph stage: one read-back
+
+
+def test_nan_adjacency_names_the_edge_stream() -> None:
+    model = make_model()
+    with torch.no_grad():
+        model.edge_stream.to_weight.bias.fill_(float("nan"))  # type: ignore[union-attr]
+    with pytest.raises(FloatingPointError, match="edge stream adjacency"):
+        model(eeg())

@@ -256,7 +256,7 @@ def test_state_dict_round_trip() -> None:
 @pytest.mark.skipif(mamba_kernel_available(), reason="mamba-ssm kernels are available here")
 def test_kernel_backend_unavailable_raises_with_install_hint() -> None:
     assert mamba_kernel_available() is False
-    with pytest.raises(RuntimeError, match=r"uv sync --extra cuda"):
+    with pytest.raises(RuntimeError, match=r"uv sync --all-packages --extra cuda"):
         Mamba2(8, 4, headdim=4, backend="kernel")
 
 
@@ -296,3 +296,38 @@ def test_bad_configuration_raises(kwargs: dict[str, object], message: str) -> No
 def test_bad_input_shape_raises() -> None:
     with pytest.raises(ValueError, match=r"expected input \(batch, length, 8\)"):
         small_module()(torch.randn(2, 10, 7))
+
+
+def test_torch_scan_uses_its_own_chunk_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int] = []
+
+    def spy(*args: object) -> torch.Tensor:
+        seen.append(int(args[-1]))  # type: ignore[call-overload]
+        return ssd_chunk_scan(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("bgb_model.mamba2.ssd_chunk_scan", spy)
+    u = torch.randn(1, 12, 8)
+    small_module(chunk_size=256)(u)  # no torch_chunk_size: the one chunk size serves both
+    small_module(chunk_size=256, torch_chunk_size=4)(u)
+    assert seen == [256, 4]
+
+
+def test_auto_on_cuda_without_kernels_warns_once_loudly(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from types import SimpleNamespace
+
+    from bgb_model import mamba2 as mamba2_module
+
+    monkeypatch.setattr(mamba2_module, "kernel_unavailable_reason", lambda: "no mamba-ssm")
+    monkeypatch.setattr(mamba2_module, "_logged_choices", set())
+    module = small_module(backend="auto")
+    on_cuda = SimpleNamespace(is_cuda=True, device=torch.device("cuda", 0))  # decides only
+    with pytest.warns(RuntimeWarning, match="pure-PyTorch scan on CUDA.*several times slower"):
+        assert module._use_kernel(on_cuda) is False  # type: ignore[arg-type]
+    assert any(r.levelname == "WARNING" and "no mamba-ssm" in r.message for r in caplog.records)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a second call in the process stays quiet
+        assert module._use_kernel(on_cuda) is False  # type: ignore[arg-type]

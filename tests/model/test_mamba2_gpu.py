@@ -12,7 +12,7 @@ pytestmark = [
     pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
     pytest.mark.skipif(
         not mamba_kernel_available(),
-        reason="needs mamba-ssm importable (uv sync --extra cuda)",
+        reason="needs mamba-ssm importable (uv sync --all-packages --extra cuda)",
     ),
 ]
 

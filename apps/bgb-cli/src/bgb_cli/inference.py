@@ -77,7 +77,7 @@ def predict_recording(
         for row, start in enumerate(batch_starts):
             piece = signal[:, start : min(start + window_n, n_samples)]
             windows[row, :, : piece.shape[1]] = piece
-        x = torch.from_numpy(windows).to(device)
+        x = torch.from_numpy(windows).to(device, _parameter_dtype(model))
         with autocast_context(device, mixed_precision):
             logits = model(x)
         probs = torch.sigmoid(logits.float()).cpu().numpy()
@@ -89,3 +89,8 @@ def predict_recording(
     if np.any(counts[:n_samples] == 0):
         raise RuntimeError("window placement left samples uncovered; this is a bug")
     return (total[:n_samples] / counts[:n_samples]).astype(np.float32)
+
+
+def _parameter_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype the model computes in (float64 after ``training.float64``, else float32)."""
+    return next(model.parameters()).dtype

@@ -23,18 +23,29 @@ class TrainedDetector:
     epoch: int
 
 
-def load_trained(path: Path, device: torch.device) -> TrainedDetector:
+def load_trained(path: Path, device: torch.device, backend: str = "auto") -> TrainedDetector:
     """Rebuild the detector of a checkpoint and load its weights.
 
     The architecture comes from the checkpoint itself, so a checkpoint trained on GPU with the
-    mamba-ssm kernels runs here on the pure-PyTorch path with the same parameters.
+    mamba-ssm kernels runs here on the pure-PyTorch path with the same parameters; ``backend``
+    is this process's choice, not the training run's.
+
+    Raises:
+        ValueError: the checkpoint predates the spectral-signature PE (its graph section has no
+            ``pe`` key), so its graph layer was trained on another encoding.
     """
     from bgb_model import Detector, DetectorConfig
 
     state = load_checkpoint(path, map_location=device)
     config = RunConfig.model_validate(state["config"])
+    graph = state["detector_config"].get("graph", {})
+    if isinstance(graph, dict) and "pe" not in graph:
+        raise ValueError(
+            f"{path}: this checkpoint was trained with the earlier eigenvector PE, which "
+            "bgb no longer computes (it was unstable); retrain it with this version"
+        )
     detector_config = DetectorConfig.from_dict(state["detector_config"])
-    model = Detector(detector_config).to(device)
+    model = Detector(detector_config, backend=backend).to(device)  # type: ignore[arg-type]
     model.load_state_dict(state["model"])
     model.eval()
     return TrainedDetector(model=model, config=config, path=Path(path), epoch=int(state["epoch"]))

@@ -17,7 +17,7 @@ from bgb_model.config import (
 from bgb_model.detector import Detector
 from bgb_model.gnn import DenseSSGConv, gcn_norm_dense
 from bgb_model.head import Head, upsample_logits
-from bgb_model.laplacian_pe import canonicalize_signs, laplacian_pe, normalized_laplacian
+from bgb_model.laplacian_pe import laplacian_pe, normalized_laplacian
 from bgb_model.mamba2 import Mamba2, mamba_kernel_available
 from bgb_model.tcn import TCN, ElectrodeEncoder, TCNBlock
 
@@ -38,7 +38,6 @@ __all__ = [
     "StreamConfig",
     "TCNBlock",
     "TCNConfig",
-    "canonicalize_signs",
     "gcn_norm_dense",
     "laplacian_pe",
     "mamba_kernel_available",

@@ -21,7 +21,7 @@ __all__ = ["INSTALL_HINT", "kernel_chunk_scan", "kernel_unavailable_reason"]
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = (
-    "install mamba-ssm on a CUDA machine with `uv sync --extra cuda` (or "
+    "install mamba-ssm on a CUDA machine with `uv sync --all-packages --extra cuda` (or "
     "`pip install bgb-model[cuda]`; building it needs CUDA and nvcc), or use backend='torch'"
 )
 

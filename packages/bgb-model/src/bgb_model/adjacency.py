@@ -32,6 +32,7 @@ def build_stream(config: StreamConfig, backend: Mamba2Backend) -> BiMambaStack:
         d_conv=config.d_conv,
         expand=config.expand,
         chunk_size=config.chunk_size,
+        torch_chunk_size=config.torch_chunk_size,
         dropout=config.dropout,
         backend=backend,
     )

@@ -39,10 +39,12 @@ class BiMamba2(nn.Module):
         ngroups: int = 1,
         chunk_size: int = 256,
         backend: Mamba2Backend = "auto",
+        torch_chunk_size: int | None = None,
     ) -> None:
         super().__init__()
-        self.fwd = Mamba2(d_model, d_state, d_conv, expand, headdim, ngroups, chunk_size, backend)
-        self.bwd = Mamba2(d_model, d_state, d_conv, expand, headdim, ngroups, chunk_size, backend)
+        sizes = (d_model, d_state, d_conv, expand, headdim, ngroups, chunk_size, backend)
+        self.fwd = Mamba2(*sizes, torch_chunk_size=torch_chunk_size)
+        self.bwd = Mamba2(*sizes, torch_chunk_size=torch_chunk_size)
 
     def forward(self, x: Tensor) -> Tensor:
         forwards: Tensor = self.fwd(x)
@@ -71,7 +73,8 @@ class BiMambaStack(nn.Module):
     """``n_layers`` ``BiMambaBlock``s then a final RMSNorm ``norm_f``.
 
     Args:
-        d_model, d_state, headdim, d_conv, expand, chunk_size, backend: passed to every Mamba2.
+        d_model, d_state, headdim, d_conv, expand, chunk_size, torch_chunk_size, backend: passed
+            to every Mamba2.
         n_layers: number of blocks (>= 1).
         dropout: dropout probability on each block's residual branch.
 
@@ -89,6 +92,7 @@ class BiMambaStack(nn.Module):
         chunk_size: int = 256,
         dropout: float = 0.0,
         backend: Mamba2Backend = "auto",
+        torch_chunk_size: int | None = None,
     ) -> None:
         super().__init__()
         if n_layers < 1:
@@ -106,6 +110,7 @@ class BiMambaStack(nn.Module):
                     headdim=headdim,
                     chunk_size=chunk_size,
                     backend=backend,
+                    torch_chunk_size=torch_chunk_size,
                 ),
                 dropout=dropout,
             )

@@ -68,9 +68,13 @@ class StreamConfig:
     expand: int = 2
     """Inner width multiplier of Mamba2."""
     chunk_size: int = 256
-    """Chunk length of the SSD scan: a speed and memory knob, the output does not depend on it.
-    256 suits mamba-ssm's GPU kernels; the pure-PyTorch path with small heads is faster and far
-    lighter in training with 16 to 32 (its intra-chunk term grows with length * chunk_size)."""
+    """Chunk length of mamba-ssm's kernel scan (backend "kernel"): a speed and memory knob, the
+    output does not depend on it. 256 is mamba-ssm's default."""
+    torch_chunk_size: int = 32
+    """Chunk length of the pure-PyTorch scan (backend "torch", any device). Also speed and memory
+    only; with small heads that path is several times faster and far lighter in training with 16
+    to 32 than with 256 (its intra-chunk term grows with length * chunk length; measured in
+    benchmarks/bench_mamba2.py)."""
     dropout: float = 0.0
     """Dropout on each block's residual branch."""
 
@@ -92,8 +96,15 @@ class EdgeStreamConfig:
 class GraphConfig:
     """Dynamic Laplacian positional encoding and the SSGConv graph layer."""
 
+    enabled: bool = True
+    """False removes the graph stage (edge stream, PE and SSGConv): node features go straight
+    from the node stream to the head. For ablations."""
+    pe: Literal["dynamic", "static", "none"] = "dynamic"
+    """Positional encoding fed to SSGConv with the node features. "dynamic": each timestep's
+    spectral signature of its own learned graph (bgb_model.laplacian_pe); "static": the
+    signature of the window's time-averaged graph, the same at every step; "none": no PE."""
     pe_k: int = 16
-    """Number of non-trivial Laplacian eigenvectors per timestep (at most n_electrodes - 1)."""
+    """Width of the PE: the number of spectral windows over the Laplacian's range [0, 2]."""
     alpha: float = 0.05
     """SSGConv teleport weight: out = alpha * x + (1 - alpha) / K * sum_k S^k x."""
     hops: int = 2
@@ -143,10 +154,14 @@ class DetectorConfig:
         """Same architecture, small sizes: for tests and the CPU demo."""
         return cls(
             tcn=TCNConfig(channels=(8, 8, 16, 16, 32, 32, 32, 32)),
-            node_stream=StreamConfig(d_model=16, n_layers=2, d_state=8, headdim=8, chunk_size=16),
+            node_stream=StreamConfig(
+                d_model=16, n_layers=2, d_state=8, headdim=8, chunk_size=16, torch_chunk_size=16
+            ),
             edge_stream=EdgeStreamConfig(
                 pair_width=8,
-                stream=StreamConfig(d_model=8, n_layers=1, d_state=4, headdim=4, chunk_size=16),
+                stream=StreamConfig(
+                    d_model=8, n_layers=1, d_state=4, headdim=4, chunk_size=16, torch_chunk_size=16
+                ),
             ),
             graph=GraphConfig(pe_k=8),
             head=HeadConfig(hidden=16),
@@ -239,13 +254,14 @@ def _validate(cfg: DetectorConfig) -> None:
             raise ValueError(
                 f"{name}: d_model * expand = {inner} is not divisible by headdim {stream.headdim}"
             )
+        if stream.chunk_size < 1 or stream.torch_chunk_size < 1:
+            raise ValueError(f"{name}: chunk_size and torch_chunk_size must be >= 1")
         if stream.n_layers < 1:
             raise ValueError(f"{name}.n_layers must be >= 1, got {stream.n_layers}")
-    if not 1 <= cfg.graph.pe_k <= cfg.n_electrodes - 1:
-        raise ValueError(
-            f"graph.pe_k must be in [1, {cfg.n_electrodes - 1}] (non-trivial eigenvectors of a "
-            f"{cfg.n_electrodes}-node graph), got {cfg.graph.pe_k}"
-        )
+    if cfg.graph.pe_k < 1:
+        raise ValueError(f"graph.pe_k must be >= 1 (spectral windows), got {cfg.graph.pe_k}")
+    if cfg.graph.pe not in ("dynamic", "static", "none"):
+        raise ValueError(f"graph.pe must be 'dynamic', 'static' or 'none', got {cfg.graph.pe!r}")
     if not 0.0 <= cfg.graph.alpha <= 1.0 or cfg.graph.hops < 1:
         raise ValueError(
             f"graph.alpha must be in [0, 1] and graph.hops >= 1, got {cfg.graph.alpha}, "

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from bgb_model._checks import check_finite
+from bgb_model._checks import StageChecks
 from bgb_model.adjacency import EdgeStream, build_stream
 from bgb_model.config import DetectorConfig
 from bgb_model.gnn import DenseSSGConv
@@ -33,6 +33,8 @@ class Detector(nn.Module):
 
     ``backend`` picks the Mamba2 implementation ("auto", "kernel" or "torch"); it is not part of
     the config, and every backend has the same parameters, so a checkpoint runs on any of them.
+    With ``config.graph.enabled`` False the graph stage (edge stream, PE, SSGConv) is absent and
+    ``edge_stream`` and ``gnn`` are None.
     """
 
     def __init__(
@@ -44,8 +46,12 @@ class Detector(nn.Module):
         width = cfg.node_stream.d_model
         self.encoder = ElectrodeEncoder(cfg.tcn, cfg.n_electrodes, width)
         self.node_stream = build_stream(cfg.node_stream, backend)
-        self.edge_stream = EdgeStream(cfg.edge_stream, cfg.n_electrodes, width, backend)
-        self.gnn = DenseSSGConv(width + cfg.graph.pe_k, width, cfg.graph.alpha, cfg.graph.hops)
+        self.edge_stream: EdgeStream | None = None
+        self.gnn: DenseSSGConv | None = None
+        if cfg.graph.enabled:
+            pe_width = 0 if cfg.graph.pe == "none" else cfg.graph.pe_k
+            self.edge_stream = EdgeStream(cfg.edge_stream, cfg.n_electrodes, width, backend)
+            self.gnn = DenseSSGConv(width + pe_width, width, cfg.graph.alpha, cfg.graph.hops)
         self.head = Head(cfg.head, width, cfg.total_stride)
         logger.info(
             "Detector: %d parameters, total stride %d", self.parameter_count(), cfg.total_stride
@@ -53,13 +59,14 @@ class Detector(nn.Module):
 
     def stages(self) -> dict[str, nn.Module]:
         """The stage modules in forward order (every parameter belongs to exactly one)."""
-        return {
+        stages: dict[str, nn.Module | None] = {
             "encoder": self.encoder,
             "node_stream": self.node_stream,
             "edge_stream": self.edge_stream,
             "gnn": self.gnn,
             "head": self.head,
         }
+        return {name: stage for name, stage in stages.items() if stage is not None}
 
     def parameter_count(self) -> int:
         """Number of trainable parameters."""
@@ -73,8 +80,10 @@ class Detector(nn.Module):
         }
 
     def check_input(self, x: Tensor) -> None:
-        """Raise ValueError unless x is (B, n_electrodes, S) floating, S a multiple of the stride,
-        and FloatingPointError if it holds NaN or inf."""
+        """Raise ValueError unless x is (B, n_electrodes, S) floating, S a multiple of the stride.
+
+        Whether it is finite is checked with the stage outputs (one synchronisation in all).
+        """
         cfg = self.config
         if x.ndim != 3 or x.shape[1] != cfg.n_electrodes:
             raise ValueError(
@@ -88,36 +97,68 @@ class Detector(nn.Module):
                 f"Detector input length {x.shape[2]} samples is not a positive multiple of the "
                 f"total stride {cfg.total_stride}; crop or pad the window"
             )
-        check_finite(x, "model input")
 
     def forward(self, x: Tensor) -> Tensor:
         """Per-sample seizure logits.
+
+        NaN or inf in the input or at a stage boundary raises FloatingPointError naming the
+        first such stage, after the forward (one host synchronisation per call).
 
         Shapes:
             x: (B, N, S) EEG, N = 19 electrodes, S = T * 16 samples (15360 for 60 s at 256 Hz).
             returns: (B, S) logits.
         """
         self.check_input(x)
+        checks = StageChecks()
+        checks.record(x, "model input")
         # 1. per-electrode temporal features: node i is electrode i
         nodes = self.encoder(x)  # (B, N, T, D)
-        check_finite(nodes, "TCN encoder output")
+        checks.record(nodes, "TCN encoder output")
         batch, n_nodes, n_steps, width = nodes.shape
         # 2. node stream over time, one sequence per electrode
         nodes = self.node_stream(nodes.reshape(batch * n_nodes, n_steps, width))  # (B*N, T, D)
         nodes = nodes.reshape(batch, n_nodes, n_steps, width)  # (B, N, T, D)
-        check_finite(nodes, "node stream output")
+        checks.record(nodes, "node stream output")
+        per_step = nodes.transpose(1, 2)  # (B, T, N, D)
+        # 3-5. graph stage (absent when config.graph.enabled is False)
+        if self.edge_stream is not None and self.gnn is not None:
+            per_step = self._graph_stage(per_step, nodes, checks)  # (B, T, N, D)
+        # 6. head: pool electrodes, per-step logit, upsample to samples
+        logits: Tensor = self.head(per_step)  # (B, S)
+        checks.raise_first()
+        return logits
+
+    def _graph_stage(self, per_step: Tensor, nodes: Tensor, checks: StageChecks) -> Tensor:
+        """Edge stream, PE and SSGConv, residual onto the node features.
+
+        Shapes: per_step (B, T, N, D), nodes (B, N, T, D) -> (B, T, N, D).
+        """
+        assert self.edge_stream is not None and self.gnn is not None
+        batch, n_steps, n_nodes, width = per_step.shape
         # 3. edge stream: learned adjacency per timestep
         adjacency = self.edge_stream(nodes)  # (B, T, N, N)
-        check_finite(adjacency, "edge stream adjacency")
-        # 4. dynamic Laplacian PE (no gradient, fp32, one batched eigh)
-        pe = laplacian_pe(adjacency, self.config.graph.pe_k)  # (B, T, N, k)
-        # 5. SSGConv on all B*T graphs at once, residual on the node features
-        per_step = nodes.transpose(1, 2)  # (B, T, N, D)
-        graph_in = torch.cat([per_step, pe.to(per_step.dtype)], dim=-1)  # (B, T, N, D+k)
+        checks.record(adjacency, "edge stream adjacency")
+        # 4. positional encoding (no gradient, fp32, one batched eigh)
+        try:
+            pe = self._positional_encoding(adjacency)  # (B, T, N, k) or None
+        except FloatingPointError:
+            checks.raise_first()  # names the stage upstream that made the NaN
+            raise
+        graph_in = per_step if pe is None else torch.cat([per_step, pe.to(per_step.dtype)], -1)
+        # 5. SSGConv on all B*T graphs at once
         graph_in = graph_in.reshape(batch * n_steps, n_nodes, -1)  # (B*T, N, D+k)
         graph_adj = adjacency.reshape(batch * n_steps, n_nodes, n_nodes)  # (B*T, N, N)
         mixed = F.gelu(self.gnn(graph_in, graph_adj))  # (B*T, N, D)
         per_step = per_step + mixed.reshape(batch, n_steps, n_nodes, width)  # (B, T, N, D)
-        check_finite(per_step, "graph stage output")
-        # 6. head: pool electrodes, per-step logit, upsample to samples
-        return self.head(per_step)  # type: ignore[no-any-return]
+        checks.record(per_step, "graph stage output")
+        return per_step
+
+    def _positional_encoding(self, adjacency: Tensor) -> Tensor | None:
+        """The configured PE. Shapes: adjacency (B, T, N, N) -> (B, T, N, k), or None."""
+        graph = self.config.graph
+        if graph.pe == "dynamic":
+            return laplacian_pe(adjacency, graph.pe_k)  # (B, T, N, k)
+        if graph.pe == "static":
+            window_pe = laplacian_pe(adjacency.mean(dim=1), graph.pe_k)  # (B, N, k)
+            return window_pe[:, None].expand(-1, adjacency.shape[1], -1, -1)  # (B, T, N, k)
+        return None

@@ -9,7 +9,9 @@ selective scan differs between backends:
 - ``"auto"``: the kernel when it is available and the input is on CUDA, else torch.
 
 Which backend runs is logged once per process and backend. Nothing falls back silently: asking
-for ``"kernel"`` where it cannot run raises ``RuntimeError`` with an install hint.
+for ``"kernel"`` where it cannot run raises ``RuntimeError`` with an install hint, and ``"auto"``
+on a CUDA input without the kernels warns once (``RuntimeWarning`` and a log warning) that the
+pure-PyTorch scan is running there.
 
 References: Dao & Gu 2024, "Transformers are SSMs" (Mamba2, SSD); mamba-ssm v2.2
 ``mamba_ssm/modules/mamba2.py`` for the parameter layout.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from typing import Literal, get_args
 
 import torch
@@ -29,18 +32,13 @@ from bgb_model._mamba_kernel import INSTALL_HINT, kernel_chunk_scan, kernel_unav
 from bgb_model._norm import RMSNormGated
 from bgb_model._ssd import ssd_chunk_scan
 
-__all__ = ["Mamba2", "Mamba2Backend", "mamba_kernel_available"]
+__all__ = ["Mamba2", "Mamba2Backend", "check_backend", "mamba_kernel_available"]
 
 logger = logging.getLogger(__name__)
 
 Mamba2Backend = Literal["auto", "kernel", "torch"]
 _BACKENDS: tuple[str, ...] = get_args(Mamba2Backend)
 _logged_choices: set[str] = set()
-
-# Chunk length the pure-PyTorch scan uses at most. ``chunk_size`` (256 by default) is tuned for
-# the CUDA kernel; on CPU the torch scan is several times faster with chunks of 32 (measured in
-# benchmarks/bench_mamba2.py), and chunk size never changes the output, only its rounding.
-_TORCH_MAX_CHUNK_SIZE = 32
 
 
 def mamba_kernel_available() -> bool:
@@ -52,6 +50,37 @@ def _log_once(message: str) -> None:
     if message not in _logged_choices:
         _logged_choices.add(message)
         logger.info(message)
+
+
+def _warn_slow_cuda_once(reason: str) -> None:
+    """backend="auto" on CUDA without the kernels: say so once per process, loudly."""
+    message = (
+        f"Mamba2 backend 'auto' is running the pure-PyTorch scan on CUDA ({reason}). Expect "
+        "training several times slower and with more activation memory than mamba-ssm's "
+        "kernels (benchmarks/bench_model_gpu.py measures both on a GPU); "
+        f"{INSTALL_HINT}"
+    )
+    if message not in _logged_choices:
+        _logged_choices.add(message)
+        logger.warning(message)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def check_backend(backend: str) -> None:
+    """Raise before any work when ``backend`` cannot run in this process.
+
+    Raises:
+        ValueError: not one of "auto", "kernel", "torch".
+        RuntimeError: "kernel" without CUDA or without an importable mamba-ssm, with the
+            reason and how to install it.
+    """
+    if backend not in _BACKENDS:
+        raise ValueError(f"Mamba2: backend must be one of {_BACKENDS}, got {backend!r}")
+    if backend == "kernel" and not mamba_kernel_available():
+        raise RuntimeError(
+            f"Mamba2 backend 'kernel' cannot run here: {kernel_unavailable_reason()}; "
+            f"{INSTALL_HINT}"
+        )
 
 
 class Mamba2(nn.Module):
@@ -68,8 +97,11 @@ class Mamba2(nn.Module):
         expand: d_inner = expand * d_model.
         headdim: head width P; d_inner must be a multiple of it (nheads = d_inner / P).
         ngroups: number of B/C groups shared by contiguous blocks of heads.
-        chunk_size: SSD chunk length (speed only; outputs do not depend on it). The torch
-            backend uses at most ``_TORCH_MAX_CHUNK_SIZE`` (32), its measured CPU optimum.
+        chunk_size: SSD chunk length of the kernel scan (speed only; outputs do not depend on
+            it, beyond rounding).
+        torch_chunk_size: chunk length of the pure-PyTorch scan; None uses ``chunk_size``. The
+            detector's configs set it apart (32) because that path is several times faster and
+            lighter with short chunks than with the kernel's 256.
         backend: "auto", "kernel" or "torch" (see the module docstring).
         dt_min, dt_max: the initial dt is log-uniform in [dt_min, dt_max] ...
         dt_init_floor: ... and at least this; stored through the inverse softplus in dt_bias.
@@ -90,6 +122,7 @@ class Mamba2(nn.Module):
         chunk_size: int = 256,
         backend: Mamba2Backend = "auto",
         *,
+        torch_chunk_size: int | None = None,
         dt_min: float = 0.001,
         dt_max: float = 0.1,
         dt_init_floor: float = 1e-4,
@@ -99,13 +132,11 @@ class Mamba2(nn.Module):
     ) -> None:
         super().__init__()
         d_inner = expand * d_model
+        torch_chunk = chunk_size if torch_chunk_size is None else torch_chunk_size
         _check_sizes(d_model, d_state, d_conv, d_inner, headdim, ngroups, chunk_size)
-        if backend not in _BACKENDS:
-            raise ValueError(f"Mamba2: backend must be one of {_BACKENDS}, got {backend!r}")
-        if backend == "kernel" and not mamba_kernel_available():
-            raise RuntimeError(
-                f"Mamba2(backend='kernel'): {kernel_unavailable_reason()}; {INSTALL_HINT}"
-            )
+        if torch_chunk < 1:
+            raise ValueError(f"Mamba2: torch_chunk_size must be >= 1, got {torch_chunk}")
+        check_backend(backend)
         if not 0 < dt_min <= dt_max:
             raise ValueError(f"Mamba2: need 0 < dt_min <= dt_max, got {dt_min}, {dt_max}")
         if not 0 < A_init_range[0] <= A_init_range[1]:
@@ -119,6 +150,7 @@ class Mamba2(nn.Module):
         self.nheads = d_inner // headdim
         self.ngroups = ngroups
         self.chunk_size = chunk_size
+        self.torch_chunk_size = torch_chunk
         self.backend: Mamba2Backend = backend
         self.dt_limit = dt_limit
 
@@ -183,8 +215,7 @@ class Mamba2(nn.Module):
             step = F.softplus(dt.to(dtype) + self.dt_bias.to(dtype))  # (b, l, h)
             if self.dt_limit != (0.0, float("inf")):
                 step = step.clamp(min=self.dt_limit[0], max=self.dt_limit[1])  # the dt_limit rule
-        chunk_size = min(self.chunk_size, _TORCH_MAX_CHUNK_SIZE)
-        return ssd_chunk_scan(x, step, A, B, C, self.D, chunk_size)
+        return ssd_chunk_scan(x, step, A, B, C, self.D, self.torch_chunk_size)
 
     def _use_kernel(self, u: Tensor) -> bool:
         """Resolve the backend for this input, logging the choice once per process."""
@@ -199,18 +230,22 @@ class Mamba2(nn.Module):
                 )
             _log_once("Mamba2 backend: kernel (requested)")
             return True
-        reason = kernel_unavailable_reason() if u.is_cuda else f"input on {u.device}"
+        if not u.is_cuda:
+            _log_once(f"Mamba2 backend: torch (auto; input on {u.device})")
+            return False
+        reason = kernel_unavailable_reason()
         if reason is None:
             _log_once("Mamba2 backend: kernel (auto)")
             return True
-        _log_once(f"Mamba2 backend: torch (auto; mamba-ssm kernel not used: {reason})")
+        _warn_slow_cuda_once(reason)
         return False
 
     def extra_repr(self) -> str:
         return (
             f"d_model={self.d_model}, d_state={self.d_state}, d_conv={self.d_conv}, "
             f"expand={self.expand}, headdim={self.headdim}, nheads={self.nheads}, "
-            f"ngroups={self.ngroups}, chunk_size={self.chunk_size}, backend={self.backend!r}"
+            f"ngroups={self.ngroups}, chunk_size={self.chunk_size}, "
+            f"torch_chunk_size={self.torch_chunk_size}, backend={self.backend!r}"
         )
 
 

@@ -70,7 +70,10 @@ def detect(
         torch_device = resolve_device(device)
     except RuntimeError as err:
         raise click.ClickException(str(err)) from None
-    detector = load_trained(checkpoint, torch_device)
+    try:
+        detector = load_trained(checkpoint, torch_device)
+    except (FileNotFoundError, ValueError) as err:
+        raise click.ClickException(str(err)) from None
     post = detector.config.postprocess_config()
     changes = {k: v for k, v in (("tau_on", tau_on), ("tau_off", tau_off)) if v is not None}
     try:

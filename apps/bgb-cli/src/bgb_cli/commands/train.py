@@ -24,8 +24,13 @@ def train(config_path: Path, resume: bool, overrides: tuple[str, ...]) -> None:
     and evaluates.
     """
     from bgb_cli.training.distributed import init_distributed, shutdown
+    from bgb_model.mamba2 import check_backend
 
     config = load_run_config(config_path, overrides)
+    try:
+        check_backend(config.model.backend)  # before the cache build, which can take hours
+    except RuntimeError as err:
+        raise click.ClickException(f"model.backend: {err}") from None
     distributed = init_distributed(config.training.device)
     try:
         _train(config, resume, distributed)

@@ -81,6 +81,10 @@ class TrainingConfig(_Section):
     """Clip the global gradient norm to this value (null: no clipping)."""
     mixed_precision: bool = False
     """Autocast the forward pass: bf16 where the device supports it, else fp16 with a scaler."""
+    float64: bool = False
+    """Train (and validate) in float64: several times slower, for checking that two setups
+    (one process and several, two machines) run the same training up to float64 rounding,
+    which float32 rounding amplified by Adam's per-element normalisation would blur."""
     num_workers: int = Field(default=0, ge=0)
     """DataLoader worker processes."""
     seed: int = 42
@@ -111,6 +115,12 @@ class TrainingConfig(_Section):
     """Anomaly detection and a fuller dump when the loss is not finite (env ``BGB_NAN_DEBUG``)."""
     progress: bool = True
     """Show progress bars (off with env ``BGB_DISABLE_TQDM=1``, and when not on a terminal)."""
+
+    @pydantic.model_validator(mode="after")
+    def _check_precision(self) -> TrainingConfig:
+        if self.float64 and self.mixed_precision:
+            raise ValueError("float64 and mixed_precision exclude each other; set one")
+        return self
 
 
 class EvaluationConfig(_Section):
@@ -149,6 +159,11 @@ class ModelSection(_Section):
     """``default``: the seed's sizes; ``small``: the same architecture, CPU-sized."""
     overrides: dict[str, Any] = Field(default_factory=dict)
     """Nested fields of DetectorConfig that replace the preset's values."""
+    backend: Literal["auto", "kernel", "torch"] = "auto"
+    """Mamba2 scan for training: "kernel" (mamba-ssm's CUDA kernels; training stops before any
+    work when they cannot run), "torch" (the exact pure-PyTorch scan, any device) or "auto"
+    (the kernels on CUDA when importable, else torch, with a warning on CUDA). Parameters are
+    the same for all three, so evaluation and detection pick their own (``auto``)."""
 
     def build(self) -> Any:
         """The validated ``bgb_model.DetectorConfig``."""

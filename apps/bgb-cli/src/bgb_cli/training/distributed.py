@@ -23,6 +23,7 @@ Policies (what a user of ``torchrun --nproc-per-node N bgb-train CONFIG`` gets):
 from __future__ import annotations
 
 import datetime
+import itertools
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -195,18 +196,22 @@ class SyncBatchNorm1d(nn.BatchNorm1d):
     def forward(self, x: Tensor) -> Tensor:
         if not (self.training and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
-        x = x.float()  # statistics in fp32 also under autocast, as nn.BatchNorm1d computes them
+        # statistics in fp32 at least, also under autocast, as nn.BatchNorm1d computes them
+        x = x.to(torch.promote_types(x.dtype, torch.float32))
         channels = x.shape[1]
         reduce_dims = [0, *range(2, x.dim())]
+        shape = [1, channels] + [1] * (x.dim() - 2)
         local_count = x.new_full((1,), x.numel() // channels)
-        # 1. global sum and sum of squares per channel, and the global count: one all-reduce
-        sums = _SumAcrossRanks.apply(
-            torch.cat([x.sum(dim=reduce_dims), (x * x).sum(dim=reduce_dims), local_count])
-        )
+        # 1. global mean per channel and global count: one all-reduce
+        sums = _SumAcrossRanks.apply(torch.cat([x.sum(dim=reduce_dims), local_count]))
         n = float(sums[-1].item())
-        mean, mean_sq = sums[:channels] / n, sums[channels : 2 * channels] / n
-        var = mean_sq - mean * mean  # biased, as BatchNorm normalises with
-        # 2. running statistics (unbiased variance), as nn.BatchNorm1d updates them
+        mean = sums[:channels] / n
+        # 2. biased variance from deviations about the global mean, a second all-reduce. Two
+        # passes, because E[x^2] - E[x]^2 loses about log10(mean^2 / var) digits to
+        # cancellation, enough to make one process and several train differently.
+        centred = x - mean.view(shape)
+        var = _SumAcrossRanks.apply((centred * centred).sum(dim=reduce_dims)) / n
+        # 3. running statistics (unbiased variance), as nn.BatchNorm1d updates them
         if self.track_running_stats and self.running_mean is not None:
             assert self.running_var is not None and self.num_batches_tracked is not None
             with torch.no_grad():
@@ -218,9 +223,8 @@ class SyncBatchNorm1d(nn.BatchNorm1d):
                 )
                 self.running_mean.lerp_(mean.detach(), momentum)
                 self.running_var.lerp_(var.detach() * n / max(n - 1.0, 1.0), momentum)
-        # 3. normalise with the global statistics
-        shape = [1, x.shape[1]] + [1] * (x.dim() - 2)
-        y = (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + self.eps)
+        # 4. normalise with the global statistics
+        y = centred * torch.rsqrt(var.view(shape) + self.eps)
         if self.affine:
             y = y * self.weight.view(shape) + self.bias.view(shape)
         return y
@@ -231,13 +235,15 @@ def convert_batchnorm(module: nn.Module) -> nn.Module:
     the same parameters and buffers (in place; returns ``module``)."""
     for name, child in list(module.named_children()):
         if type(child) is nn.BatchNorm1d:
+            # the weight (or, without affine, the running mean) gives device and float dtype
+            template = next(itertools.chain(child.parameters(), child.buffers()), torch.empty(0))
             synced = SyncBatchNorm1d(
                 child.num_features,
                 eps=child.eps,
                 momentum=child.momentum,
                 affine=child.affine,
                 track_running_stats=child.track_running_stats,
-            ).to(next(child.buffers(), torch.empty(0)).device)
+            ).to(device=template.device, dtype=template.dtype)
             synced.load_state_dict(child.state_dict())
             setattr(module, name, synced)
         else:
@@ -263,7 +269,7 @@ def mean_across_ranks(value: Tensor, context: DistributedContext | None) -> Tens
     """The mean of a scalar over ranks (the value itself in a single process)."""
     if context is None:
         return value
-    total = value.detach().clone().float()
+    total = value.detach().to(torch.promote_types(value.dtype, torch.float32), copy=True)
     dist.all_reduce(total)
     return total / context.world_size
 

@@ -14,7 +14,8 @@ def focal_loss(
     """Mean binary focal loss.
 
     ``alpha`` weighs the seizure class (``1 - alpha`` the background), ``gamma`` down-weights
-    samples the model already gets right. Computed in float32 whatever the autocast dtype.
+    samples the model already gets right. Computed in float32 at least, whatever the autocast
+    dtype (float64 logits stay float64).
 
     Shapes:
         logits, targets: (B, n_samples); targets are 0/1.
@@ -22,8 +23,9 @@ def focal_loss(
     References:
         Lin et al. 2017, "Focal Loss for Dense Object Detection".
     """
-    logits = logits.float()
-    targets = targets.float()
+    dtype = torch.promote_types(logits.dtype, torch.float32)
+    logits = logits.to(dtype)
+    targets = targets.to(dtype)
     cross_entropy = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
     p = torch.sigmoid(logits)
     p_true = p * targets + (1 - p) * (1 - targets)

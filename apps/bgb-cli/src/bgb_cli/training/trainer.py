@@ -100,7 +100,10 @@ class Trainer:
         self.epochs = 1 if training.smoke_test else training.epochs
         torch.manual_seed(training.seed)
         random.seed(training.seed)
-        self.model = Detector(config.detector_config()).to(self.device)
+        self.dtype = torch.float64 if training.float64 else torch.float32
+        self.model = Detector(config.detector_config(), backend=config.model.backend).to(
+            self.device, self.dtype
+        )
         self.train_model = wrap_model(self.model, distributed)
         self.windows = IndexedWindows(
             WindowDataset(
@@ -248,8 +251,8 @@ class Trainer:
 
     def _train_step(self, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor) -> float:
         training = self.config.training
-        x = x.to(self.device, non_blocking=True)
-        y = y.to(self.device, non_blocking=True)
+        x = x.to(self.device, self.dtype, non_blocking=True)
+        y = y.to(self.device, self.dtype, non_blocking=True)
         with autocast_context(self.device, training.mixed_precision):
             logits = self.train_model(x)
         loss = focal_loss(logits, y, training.focal_alpha, training.focal_gamma)
