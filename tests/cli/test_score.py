@@ -27,7 +27,7 @@ def folders(tmp_path: Path) -> tuple[Path, Path]:
 
 def test_score_prints_table_and_writes_json(folders: tuple[Path, Path], tmp_path: Path) -> None:
     ref, hyp = folders
-    out = tmp_path / "scores.json"
+    out = tmp_path / "not" / "yet" / "scores.json"  # missing folders are created
     result = CliRunner().invoke(cli, ["score", str(ref), str(hyp), "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert "2 recordings, 2.00 h" in result.output

@@ -198,7 +198,10 @@ def test_evaluate_writes_the_report(trained: tuple[RunConfig, Path], tmp_path: P
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     report = json.loads((out / "metrics.json").read_text())
-    assert report["split"] == "eval" and report["thresholds_from"] == "dev"
+    # the points chosen on dev while training, stored in best.pt, are the ones applied
+    assert report["split"] == "eval"
+    assert report["thresholds_from"] == "checkpoint calibration (dev, epoch 1)"
+    assert report["calibration"] == load_checkpoint(checkpoint)["calibration"]
     for method in ("ovlp", "taes", "szcore"):
         assert {"tp", "fn", "fp", "sensitivity", "fa_per_24h"} <= report["default_thresholds"][
             method
@@ -227,7 +230,14 @@ def test_detect_writes_events_and_rejects_bad_files(
     assert result.exit_code == 2, result.output
     stem = edf.stem
     assert (out / f"{stem}.csv_bi").read_text().startswith("# version = csv_v1.0.0")
-    assert (out / f"{stem}_events.tsv").read_text().startswith("onset\tduration")
+    events_tsv = (out / f"{stem}_events.tsv").read_text()
+    assert events_tsv.startswith("onset\tduration")
+    # dateTime is the EDF's start (SzCORE reads it), not n/a
+    from bgb_data import read_edf_header
+
+    start = read_edf_header(edf).start
+    assert start is not None
+    assert start.strftime("%Y-%m-%d %H:%M:%S") in events_tsv.splitlines()[1]
     assert (out / f"{stem}.png").stat().st_size > 0
     rejected = [line for line in result.output.splitlines() if line.startswith("rejected")]
     assert len(rejected) == 3
@@ -271,3 +281,146 @@ def test_inference_batch_defaults_to_one_window_on_cpu() -> None:
     assert inference_batch_size(None, torch.device("cpu")) == 1
     assert inference_batch_size(None, torch.device("cuda")) == 16
     assert inference_batch_size(4, torch.device("cpu")) == 4
+
+
+def test_training_stores_the_dev_operating_points(trained: tuple[RunConfig, Path]) -> None:
+    config, checkpoint = trained
+    calibration = load_checkpoint(checkpoint)["calibration"]
+    assert calibration["split"] == "dev" and calibration["epoch"] == 1
+    assert calibration["inference_stride_s"] == config.evaluation.inference_stride_s == 8
+    assert [p["target_fa_per_24h"] for p in calibration["points"]] == [10, 5, 2.5, 1]
+    assert (
+        calibration["postprocessing"]["min_duration_s"]
+        == config.postprocess_config().min_duration_s
+    )
+
+
+def test_evaluate_calibrates_a_checkpoint_without_points(
+    trained: tuple[RunConfig, Path], tmp_path: Path
+) -> None:
+    config, original = trained
+    checkpoint = tmp_path / "bare.pt"
+    state = load_checkpoint(original)
+    del state["calibration"]
+    torch.save(state, checkpoint)
+    config_path = _write_config(config, tmp_path / "run.yaml")
+    args = ["evaluate", "--checkpoint", str(checkpoint), "--config", str(config_path),
+            "--split", "eval", "--out", str(tmp_path / "eval")]  # fmt: skip
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert "the checkpoint holds no calibration" in report["thresholds_from"]
+    # chosen on dev now and written into the checkpoint, for bgb detect
+    assert load_checkpoint(checkpoint)["calibration"] == report["calibration"]
+
+
+def _calibrated_copy(original: Path, folder: Path) -> Path:
+    """The checkpoint with known operating points: 10 and 5 FA/24h usable, 1 FA/24h not."""
+    from bgb_cli.calibration import Calibration, CalibrationPoint
+    from bgb_cli.trained import store_calibration
+
+    checkpoint = folder / "calibrated.pt"
+    checkpoint.write_bytes(original.read_bytes())
+    stored = Calibration.from_dict(load_checkpoint(original)["calibration"])
+    points = (
+        CalibrationPoint(10.0, 0.3, 0.2, 0.95, 8.0),
+        CalibrationPoint(5.0, 0.6, 0.5, 0.9, 4.0),
+        CalibrationPoint(1.0, None, None, None, None),
+    )
+    store_calibration(checkpoint, Calibration(**{**stored.__dict__, "points": points}))
+    return checkpoint
+
+
+def test_detect_applies_the_calibrated_operating_point(
+    trained: tuple[RunConfig, Path], corpus: Path, tmp_path: Path
+) -> None:
+    config, original = trained
+    checkpoint = _calibrated_copy(original, tmp_path)
+    edf = sorted(corpus.rglob("*.edf"))[0]
+    base = ["detect", str(edf), "--checkpoint", str(checkpoint), "--device", "cpu"]
+
+    def run(name: str, *extra: str) -> tuple[Any, dict[str, Any], str]:
+        result = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / name), *extra])
+        if result.exit_code != 0:
+            return result, {}, ""
+        sidecar = json.loads((tmp_path / name / f"{edf.stem}_detect.json").read_text())
+        return result, sidecar, (tmp_path / name / f"{edf.stem}.csv_bi").read_text()
+
+    result, sidecar, csv_bi = run("default")
+    assert result.exit_code == 0, result.output
+    assert "10 FA/24h operating point chosen on dev at epoch 1: tau_on 0.3000" in result.output
+    assert sidecar["operating_point"]["tau_on"] == 0.3 and sidecar["stride_s"] == 8
+    assert sidecar["operating_point"]["target_fa_per_24h"] == 10
+    assert "# bgb_tau_on = 0.3\n" in csv_bi and "# bgb_tau_off = 0.2\n" in csv_bi
+
+    result, sidecar, _ = run("five", "--operating-point", "5")
+    assert sidecar["operating_point"]["tau_on"] == 0.6, result.output
+
+    result, sidecar, _ = run("override", "--tau-on", "0.9", "--tau-off", "0.8")
+    assert (sidecar["operating_point"]["tau_on"], sidecar["operating_point"]["tau_off"]) == (
+        0.9, 0.8,
+    )  # fmt: skip
+    assert "--tau-on/--tau-off over the 10 FA/24h operating point" in result.output
+
+    result, _, _ = run("one", "--operating-point", "1")
+    assert result.exit_code == 1
+    assert "usable points for 10, 5 FA/24h" in result.output
+
+    bare = tmp_path / "bare.pt"
+    state = load_checkpoint(original)
+    del state["calibration"]
+    torch.save(state, bare)
+    result = CliRunner().invoke(
+        cli, ["detect", str(edf), "--checkpoint", str(bare), "--device", "cpu",
+              "--out", str(tmp_path / "bare")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    post = config.postprocess_config()
+    assert f"holds no calibration; the run config's thresholds: tau_on {post.tau_on:.4f}" in (
+        result.output
+    )
+
+
+@pytest.mark.parametrize("kind", ["text", "tensor", "dict"])
+def test_detect_refuses_what_is_not_a_bgb_checkpoint(
+    corpus: Path, tmp_path: Path, kind: str
+) -> None:
+    fake = tmp_path / "model.pt"
+    if kind == "text":
+        fake.write_text("not a checkpoint\n")
+    elif kind == "tensor":
+        torch.save(torch.zeros(3), fake)
+    else:
+        torch.save({"model": {}}, fake)
+    edf = sorted(corpus.rglob("*.edf"))[0]
+    result = CliRunner().invoke(
+        cli, ["detect", str(edf), "--checkpoint", str(fake), "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 1
+    assert "is not a bgb checkpoint" in result.output
+    assert "weights_only" not in result.output and "Traceback" not in result.output
+
+
+def test_detect_keeps_same_named_inputs_apart(
+    trained: tuple[RunConfig, Path], corpus: Path, tmp_path: Path
+) -> None:
+    _, checkpoint = trained
+    edf = sorted(corpus.rglob("*.edf"))[0]
+    first, second = tmp_path / "site-a" / "rec.edf", tmp_path / "site-b" / "rec.edf"
+    for copy in (first, second):
+        copy.parent.mkdir()
+        copy.write_bytes(edf.read_bytes())
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["detect", str(first), str(second), "--checkpoint", str(checkpoint),
+              "--device", "cpu", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "rec.csv_bi", "rec.png", "rec_2.csv_bi", "rec_2.png", "rec_2_detect.json",
+        "rec_2_events.tsv", "rec_detect.json", "rec_events.tsv",
+    ]  # fmt: skip
+    sidecars = [json.loads((out / n).read_text()) for n in ("rec_detect.json", "rec_2_detect.json")]
+    assert [s["edf"] for s in sidecars] == [str(first), str(second)]
+    assert sidecars[0]["channels"]["interpolated"] == {}  # the synthetic corpus has all 19

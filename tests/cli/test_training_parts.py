@@ -59,7 +59,8 @@ def test_schedule_warms_up_then_decays_to_the_floor() -> None:
 def test_checkpoint_round_trip_with_weights_only(tmp_path: Path) -> None:
     torch.manual_seed(0)
     random.seed(0)
-    payload = {"config": {"a": 1}, "model": nn.Linear(2, 2).state_dict(), "rng": capture_rng()}
+    payload = {"config": {"a": 1}, "detector_config": {}, "model": nn.Linear(2, 2).state_dict(),
+               "rng": capture_rng()}  # fmt: skip
     path = tmp_path / "x.pt"
     save_checkpoint(path, payload)
     assert [p.name for p in tmp_path.iterdir()] == ["x.pt"]
@@ -119,6 +120,6 @@ def test_report_figures_skip_the_curve_without_seizures(tmp_path: Path) -> None:
     empty = np.zeros(0, dtype=EVENT_DTYPE)
     prediction = RecordingPrediction(entry, np.full(2560, 0.1, np.float32), empty, 10.0)
     config = load_config(None, ["evaluation.max_plots=1"], environ={})
-    names = _figures([prediction], [empty], sweep, config, tmp_path)
+    names = _figures([prediction], [empty], sweep, [], config, tmp_path)
     assert names == ["recordings/rec.png"]
     assert (tmp_path / "recordings" / "rec.png").is_file()

@@ -27,6 +27,12 @@ def eeg_like(rng: np.random.Generator, n_channels: int, n: int, sfreq_hz: float)
 
 
 @pytest.fixture
+def eeg_signals() -> Callable[..., np.ndarray]:
+    """:func:`eeg_like` as a fixture: ``eeg_signals(rng, n_channels, n, sfreq_hz)``, uV."""
+    return eeg_like
+
+
+@pytest.fixture
 def make_edf(tmp_path: Path) -> MakeEdf:
     """Write an EDF with TUSZ-style channels (or given labels) and return its path."""
 

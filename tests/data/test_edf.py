@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import mne
@@ -61,3 +62,20 @@ def test_truncated_edf(tmp_path: Path) -> None:
     with pytest.raises(RecordingError, match="header states 10 data records") as info:
         read_edf_header(path)
     assert info.value.reason == "truncated"
+
+
+@pytest.mark.parametrize(
+    ("date", "time", "expected"),
+    [
+        (b"31.12.99", b"23.59.58", datetime(1999, 12, 31, 23, 59, 58)),
+        (b"01.02.03", b"04.05.06", datetime(2003, 2, 1, 4, 5, 6)),
+        (b"xx.yy.zz", b"04.05.06", None),  # anonymised: no start, the file still reads
+        (b"31.02.10", b"00.00.00", None),
+    ],
+)
+def test_start_time_follows_the_edf_year_rule(
+    date: bytes, time: bytes, expected: datetime | None
+) -> None:
+    from bgb_data._edf import _start_time
+
+    assert _start_time(date, time) == expected

@@ -98,7 +98,7 @@ def test_write_manifest_rejects_foreign_entries(tiny_corpus: Path, tmp_path: Pat
     rel = plan_cache_build(tiny_corpus, cache, splits=["eval"], limit_files=1).pending[0]
     entry = build_recording(tiny_corpus, cache, rel)
     with pytest.raises(ValueError, match="recipe"):
-        write_manifest(tiny_corpus, cache, [entry], recipe=Recipe(notch_hz=50.0))
+        write_manifest(tiny_corpus, cache, [entry], recipe=Recipe(notch_hz=(50.0,)))
     moved = dataclasses.replace(entry, path="edf/eval/x/s001/01_tcp_ar/x.edf")
     with pytest.raises(ValueError, match="not under"):
         write_manifest(tiny_corpus, cache, [moved])

@@ -44,7 +44,10 @@ def test_sigkill_mid_build_then_resume(tiny_corpus: Path, tiny_cache: Path, tmp_
         return list(recordings.rglob("*.entry.json")) if recordings.exists() else []
 
     def second_in_progress() -> bool:
-        return len(entries()) >= 1 and any(recordings.rglob(".prep-*"))
+        try:
+            return len(entries()) >= 1 and any(recordings.rglob(".prep-*"))
+        except FileNotFoundError:  # a scratch folder removed while the walk was inside it
+            return False
 
     wait_for(second_in_progress, process, "the second recording started")
     process.send_signal(signal.SIGKILL)

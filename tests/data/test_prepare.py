@@ -27,8 +27,10 @@ def reference_prepare(edf: Path, recipe: Recipe) -> np.ndarray:
     x = signal.resample_poly(x, ratio.numerator, ratio.denominator, axis=1)
     sos = signal.butter(recipe.bandpass_order, [recipe.highpass_hz, recipe.lowpass_hz],
                         "bandpass", fs=recipe.sfreq_hz, output="sos")  # fmt: skip
-    b, a = signal.iirnotch(recipe.notch_hz, recipe.notch_q, fs=recipe.sfreq_hz)
-    x = signal.sosfiltfilt(np.vstack([sos, signal.tf2sos(b, a)]), x, axis=1)
+    for notch_hz in recipe.notch_hz:
+        b, a = signal.iirnotch(notch_hz, recipe.notch_q, fs=recipe.sfreq_hz)
+        sos = np.vstack([sos, signal.tf2sos(b, a)])
+    x = signal.sosfiltfilt(sos, x, axis=1)
     x -= x.mean(axis=0)
     q25, q50, q75 = np.percentile(x, [25, 50, 75], axis=1, keepdims=True)
     return np.clip((x - q50) / ((q75 - q25) / 1.349), -recipe.clip, recipe.clip)
@@ -135,7 +137,7 @@ def test_flat_and_saturated_channels_are_replaced(make_edf, tmp_path: Path) -> N
 def test_all_flat_is_too_many_bad_channels(make_edf, tmp_path: Path) -> None:
     labels = [f"EEG {n}-REF" for n in TUSZ_ORDER]
     edf = make_edf(signals=np.zeros((19, 256 * 70)), labels=labels)
-    with pytest.raises(RecordingError, match="flat or saturated") as err:
+    with pytest.raises(RecordingError, match="flat, saturated or amplitude") as err:
         prepare_recording(edf, tmp_path / "out.npy")
     assert err.value.reason == "missing_electrodes"
 
@@ -146,7 +148,7 @@ def test_all_flat_is_too_many_bad_channels(make_edf, tmp_path: Path) -> None:
         ("text", "not_edf"),
         ("truncate", "truncated"),
         ("short", "too_short"),
-        ("bipolar", "missing_electrodes"),
+        ("bipolar", "bipolar_montage"),
         ("duplicate", "duplicate_electrodes"),
     ],
 )
@@ -169,3 +171,40 @@ def test_bad_inputs_raise_with_reason(make_edf, tmp_path: Path, mutate: str, rea
     assert str(edf) in str(err.value)
     assert not (tmp_path / "out.npy").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+CHB_MIT = ["FP1-F7", "F7-T7", "T7-P7", "P7-O1", "FP1-F3", "F3-C3", "C3-P3", "P3-O1",
+           "FP2-F4", "F4-C4", "C4-P4", "P4-O2", "FP2-F8", "F8-T8", "T8-P8", "P8-O2",
+           "FZ-CZ", "CZ-PZ", "P7-T7", "T7-FT9", "FT9-FT10", "FT10-T8", "T8-P8"]  # fmt: skip
+
+
+def test_bipolar_montage_is_rejected_by_name(make_edf, tmp_path: Path) -> None:
+    edf = make_edf(labels=CHB_MIT, duration_s=61)
+    with pytest.raises(RecordingError, match="bipolar montage: referential electrodes "
+                       "needed") as err:  # fmt: skip
+        prepare_recording(edf, tmp_path / "out.npy")
+    assert err.value.reason == "bipolar_montage"
+    assert str(edf) in str(err.value) and "FP1-F7" in str(err.value)
+
+
+def test_unknown_reference_suffix_is_rejected_naming_it(make_edf, tmp_path: Path) -> None:
+    labels = [f"EEG {n}-REF" for n in TUSZ_ORDER]
+    labels[TUSZ_ORDER.index("CZ")] = "EEG CZ-XYZ"
+    with pytest.raises(RecordingError, match="'EEG CZ-XYZ' has the unknown reference "
+                       "suffix '-XYZ'") as err:  # fmt: skip
+        prepare_recording(make_edf(labels=labels, duration_s=61), tmp_path / "out.npy")
+    assert err.value.reason == "unknown_reference"
+    assert "known: -REF, -AR" in str(err.value)
+
+
+@pytest.mark.parametrize("style", ["{}-A1", "EEG {}", "{}", "{}-M1", "{}-AVG", "{}-LE"])
+def test_hospital_reference_styles_read_like_tusz(make_edf, tmp_path: Path, style: str) -> None:
+    rng = np.random.default_rng(8)
+    signals = rng.normal(0, 30, size=(19, 256 * 61))
+    tusz = make_edf("tusz.edf", signals=signals, labels=[f"EEG {n}-REF" for n in TUSZ_ORDER])
+    other = make_edf("other.edf", signals=signals,
+                     labels=[style.format(n.title()) for n in TUSZ_ORDER])  # fmt: skip
+    info = prepare_recording(other, tmp_path / "other.npy")
+    prepare_recording(tusz, tmp_path / "tusz.npy")
+    assert not info.missing
+    assert np.array_equal(np.load(tmp_path / "other.npy"), np.load(tmp_path / "tusz.npy"))

@@ -3,6 +3,7 @@ pooled over a split, operating points chosen on dev and frozen for eval, and the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from bgb_cli.calibration import Calibration, calibration_from_sweep
 from bgb_cli.config import RunConfig
 from bgb_cli.inference import inference_batch_size, predict_recording
 from bgb_cli.plots import plot_probability_trace
@@ -136,39 +138,44 @@ def _sample_ranking(predictions: Sequence[RecordingPrediction], cache_dir: Path)
 
 
 def _operating_points(
-    predictions: Sequence[RecordingPrediction], dev_sweep: SplitSweep, config: RunConfig
+    predictions: Sequence[RecordingPrediction], calibration: Calibration
 ) -> list[dict[str, Any]]:
-    from bgb_eval import config_at_threshold
-
-    base = config.postprocess_config()
+    """Scores of ``predictions`` at each calibrated operating point."""
     points = []
-    for target in config.evaluation.fa_targets:
-        chosen = dev_sweep.result.best[float(target)]
+    for point in calibration.points:
         entry: dict[str, Any] = {
-            "target_fa_per_24h": target,
-            "tau_on": None,
-            "tau_off": None,
-            "dev_sensitivity": None,
-            "dev_fa_per_24h": None,
+            "target_fa_per_24h": point.target_fa_per_24h,
+            "tau_on": point.tau_on,
+            "tau_off": point.tau_off,
+            "dev_sensitivity": point.dev_sensitivity,
+            "dev_fa_per_24h": point.dev_fa_per_24h,
         }
-        if chosen is not None:
-            frozen = config_at_threshold(base, chosen.threshold)
-            scores, _ = _score_all(predictions, frozen)
-            entry.update(
-                tau_on=frozen.tau_on,
-                tau_off=frozen.tau_off,
-                dev_sensitivity=chosen.sensitivity,
-                dev_fa_per_24h=chosen.fa_per_24h,
-                **scores,
-            )
+        if point.usable:
+            scores, _ = _score_all(predictions, calibration.post_config(point))
+            entry.update(**scores)
         points.append(entry)
     return points
+
+
+def _settings_differ(calibration: Calibration, config: RunConfig) -> str | None:
+    """Why ``calibration`` does not fit this evaluation's inference settings, or None."""
+    if calibration.window_s != config.data.window_s:
+        return f"window {calibration.window_s} s there, {config.data.window_s} s here"
+    if calibration.inference_stride_s != config.evaluation.inference_stride_s:
+        return (
+            f"inference stride {calibration.inference_stride_s} s there, "
+            f"{config.evaluation.inference_stride_s} s here"
+        )
+    if calibration.postprocessing != dataclasses.asdict(config.postprocess_config()):
+        return "other post-processing settings"
+    return None
 
 
 def _figures(
     predictions: Sequence[RecordingPrediction],
     events: Sequence[np.ndarray],
     split_sweep: SplitSweep,
+    operating_points: Sequence[dict[str, Any]],
     config: RunConfig,
     out_dir: Path,
 ) -> list[str]:
@@ -181,8 +188,13 @@ def _figures(
         plot_sensitivity_fa_curve(
             split_sweep.result.points,
             out_dir / names[0],
-            title="OVLP sensitivity vs false alarms",
+            title="OVLP sensitivity vs false alarms (operating points chosen on dev)",
             targets_fa_per_24h=config.evaluation.fa_targets,
+            marked=[
+                (p["ovlp"]["fa_per_24h"], p["ovlp"]["sensitivity"], f"{p['target_fa_per_24h']:g}")
+                for p in operating_points
+                if "ovlp" in p and p["ovlp"]["sensitivity"] is not None
+            ],
         )
     else:
         log.warning("the evaluated split holds no seizure: no sensitivity-FA curve is drawn")
@@ -204,24 +216,50 @@ def _figures(
 
 
 def evaluate_run(
-    checkpoint: Path, config: RunConfig, cache_dir: Path, split: str, out_dir: Path
+    checkpoint: Path,
+    config: RunConfig,
+    cache_dir: Path,
+    split: str,
+    out_dir: Path,
+    *,
+    recalibrate: bool = False,
 ) -> dict[str, Any]:
     """Evaluate a checkpoint on ``split`` and write ``metrics.json``, ``report.md`` and
     figures into ``out_dir``; return the report.
 
-    Thresholds for the FA/24h targets are chosen on dev and applied unchanged to ``split``
-    (on dev itself they are then optimistic, and the report says which split chose them).
+    The operating points (thresholds per FA/24h target) are the checkpoint's calibration,
+    chosen on dev and frozen. They are chosen on dev again, and stored in the checkpoint, when
+    ``split`` is dev, when ``recalibrate`` is set, when the checkpoint has none, or when its
+    calibration was made with other inference settings (window, stride, post-processing) than
+    ``config`` holds; the report's ``thresholds_from`` says which.
     """
     from bgb_cli.reporting import format_markdown
-    from bgb_cli.trained import load_trained
+    from bgb_cli.trained import load_trained, store_calibration
     from bgb_cli.training.trainer import resolve_device
 
     device = resolve_device(config.training.device)
     trained = load_trained(checkpoint, device)
-    dev = predict_split(trained.model, config, cache_dir, "dev", device)
-    if not dev:
-        raise ValueError(f"{cache_dir}: no usable dev recordings to choose thresholds on")
-    dev_sweep = sweep_split(dev, config)
+    stored = trained.calibration
+    why = "asked" if recalibrate else None
+    if stored is None:
+        why = "the checkpoint holds no calibration"
+    elif why is None and split != "dev":
+        differ = _settings_differ(stored, config)
+        why = None if differ is None else f"its calibration used {differ}"
+    dev: list[RecordingPrediction] = []
+    if split == "dev" or why is not None:
+        dev = predict_split(trained.model, config, cache_dir, "dev", device)
+        if not dev:
+            raise ValueError(f"{cache_dir}: no usable dev recordings to choose thresholds on")
+        dev_sweep = sweep_split(dev, config)
+        calibration = calibration_from_sweep(dev_sweep, config, trained.epoch, "dev")
+        store_calibration(checkpoint, calibration)
+        thresholds_from = "dev, chosen by this evaluation" + (f" ({why})" if why else "")
+        log.info("operating points chosen on dev and stored in %s", checkpoint)
+    else:
+        assert stored is not None
+        calibration = stored
+        thresholds_from = f"checkpoint calibration (dev, epoch {calibration.epoch})"
     predictions = (
         dev if split == "dev" else predict_split(trained.model, config, cache_dir, split, device)
     )
@@ -233,17 +271,20 @@ def evaluate_run(
         "split": split,
         "checkpoint": str(checkpoint),
         "epoch": trained.epoch,
-        "thresholds_from": "dev",
+        "thresholds_from": thresholds_from,
         "n_recordings": len(predictions),
         "total_duration_s": float(sum(p.duration_s for p in predictions)),
         "n_seizures": int(sum(len(p.reference) for p in predictions)),
         **_sample_ranking(predictions, cache_dir),
         "default_thresholds": {"tau_on": post.tau_on, "tau_off": post.tau_off, **default_scores},
-        "operating_points": _operating_points(predictions, dev_sweep, config),
+        "operating_points": _operating_points(predictions, calibration),
+        "calibration": calibration.to_dict(),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    split_sweep = dev_sweep if split == "dev" else sweep_split(predictions, config)
-    figures = _figures(predictions, events, split_sweep, config, out_dir)
+    split_sweep = sweep_split(predictions, config)
+    figures = _figures(
+        predictions, events, split_sweep, report["operating_points"], config, out_dir
+    )
     (out_dir / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
     (out_dir / "report.md").write_text(format_markdown(report, figures))
     log.info("evaluation of %s on %s written to %s", checkpoint, split, out_dir)

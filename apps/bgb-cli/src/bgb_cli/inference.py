@@ -93,4 +93,5 @@ def predict_recording(
 
 def _parameter_dtype(model: nn.Module) -> torch.dtype:
     """The dtype the model computes in (float64 after ``training.float64``, else float32)."""
-    return next(model.parameters()).dtype
+    first = next(model.parameters(), None)
+    return torch.float32 if first is None else first.dtype

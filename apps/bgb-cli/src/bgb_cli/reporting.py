@@ -72,10 +72,11 @@ def format_markdown(report: dict[str, Any], figures: list[str]) -> str:
         "",
         _summary_line(report) + ".",
         "",
-        f"Checkpoint `{report['checkpoint']}`. Operating-point thresholds were chosen on the "
-        f"{report['thresholds_from']} split (best sensitivity with FA/24h at or under each "
-        "target) and applied unchanged here. Scoring is per whole recording, pooled over the "
-        "split; FA/24h = false alarms / total recorded hours x 24.",
+        f"Checkpoint `{report['checkpoint']}`. Operating-point thresholds (best dev "
+        "sensitivity with FA/24h at or under each target) come from: "
+        f"{report['thresholds_from']}; they are applied unchanged here and are the ones "
+        "`bgb detect` uses. Scoring is per whole recording, pooled over the split; "
+        "FA/24h = false alarms / total recorded hours x 24.",
         "",
         "| " + " | ".join(table[0]) + " |",
         "|" + "---|" * len(table[0]),

@@ -7,20 +7,23 @@ from pathlib import Path
 
 import torch
 
+from bgb_cli.calibration import Calibration, read_calibration
 from bgb_cli.config import RunConfig
-from bgb_cli.training.checkpoint import load_checkpoint
+from bgb_cli.training.checkpoint import load_checkpoint, save_checkpoint
 
-__all__ = ["TrainedDetector", "load_trained"]
+__all__ = ["TrainedDetector", "load_trained", "store_calibration"]
 
 
 @dataclass
 class TrainedDetector:
-    """The model (in eval mode, on its device) and the run configuration it was trained with."""
+    """The model (in eval mode, on its device), the run configuration it was trained with,
+    and the operating points chosen on dev (None when never calibrated)."""
 
     model: torch.nn.Module
     config: RunConfig
     path: Path
     epoch: int
+    calibration: Calibration | None
 
 
 def load_trained(path: Path, device: torch.device, backend: str = "auto") -> TrainedDetector:
@@ -48,4 +51,17 @@ def load_trained(path: Path, device: torch.device, backend: str = "auto") -> Tra
     model = Detector(detector_config, backend=backend).to(device)  # type: ignore[arg-type]
     model.load_state_dict(state["model"])
     model.eval()
-    return TrainedDetector(model=model, config=config, path=Path(path), epoch=int(state["epoch"]))
+    return TrainedDetector(
+        model=model,
+        config=config,
+        path=Path(path),
+        epoch=int(state["epoch"]),
+        calibration=read_calibration(state),
+    )
+
+
+def store_calibration(checkpoint: Path, calibration: Calibration) -> None:
+    """Write ``calibration`` into ``checkpoint`` atomically (temp file, fsync, rename)."""
+    state = load_checkpoint(checkpoint)
+    state["calibration"] = calibration.to_dict()
+    save_checkpoint(checkpoint, state)

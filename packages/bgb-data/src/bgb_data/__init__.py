@@ -10,7 +10,7 @@ from bgb_data._cache import BuildSummary, ProgressCallback, build_cache, open_la
 from bgb_data._channels import ELECTRODES, NEIGHBOURS, canonical_electrode, match_electrodes
 from bgb_data._dataset import BalancedSampler, WindowDataset
 from bgb_data._edf import read_edf_header, write_edf
-from bgb_data._errors import RecordingError
+from bgb_data._errors import SKIP_REASONS, RecordingError
 from bgb_data._fanout import CachePlan, build_recording, plan_cache_build, write_manifest
 from bgb_data._labels import find_annotation, label_mask
 from bgb_data._manifest import Manifest, RecordingEntry
@@ -24,6 +24,7 @@ __all__ = [
     "NEIGHBOURS",
     "RECIPE_VERSION",
     "SFREQ_HZ",
+    "SKIP_REASONS",
     "STRIDE_N",
     "WINDOW_N",
     "BalancedSampler",

@@ -9,7 +9,10 @@ Layout of a cache folder::
 
 Builds are parallel (process pool), resumable (a recording whose entry names the same
 recipe and whose source file is unchanged is reused), and atomic (see ``_task``). One
-build at a time per cache folder (a lock file enforces it).
+build at a time per cache folder (a lock file enforces it). A recording that fails never
+stops the build: a bad input is skipped with a documented reason
+(:data:`bgb_data.SKIP_REASONS`), anything else is logged with its traceback and reported
+as failed (reason ``unexpected_error``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bgb_data._errors import SKIP_REASONS
 from bgb_data._layout import SPLITS, SourceFile, check_patient_splits, discover
 from bgb_data._manifest import Manifest, RecordingEntry
 from bgb_data._recipe import Recipe
@@ -49,12 +53,20 @@ class BuildSummary:
     n_ok: int
     """Recordings ready in the cache (built now or reused)."""
     n_skipped: int
-    """Recordings rejected (their reasons are in ``skipped`` and the manifest)."""
+    """Recordings rejected as bad inputs (documented reasons, listed in ``skipped``)."""
     n_reused: int
-    """Of the above, recordings taken from an earlier build."""
+    """Of the ok and skipped ones, recordings taken from an earlier build."""
     elapsed_s: float
     skipped: list[tuple[str, str, str]] = field(default_factory=list)
-    """(path, reason, message) of each skipped recording."""
+    """(path, reason, message) of each recording skipped for a key of ``SKIP_REASONS``."""
+    failed: list[tuple[str, str, str]] = field(default_factory=list)
+    """(path, reason, message) of each recording that failed for an unexpected reason (in
+    the manifest as ``skipped`` with reason ``unexpected_error``; retried next build)."""
+
+    @property
+    def n_failed(self) -> int:
+        """Recordings that failed for an unexpected reason."""
+        return len(self.failed)
 
 
 def build_cache(
@@ -114,13 +126,16 @@ def build_cache(
         manifest = manifest_for(recipe, root, entries.values())
         manifest_path = manifest.save(cache)
     this_run = [entries[p] for p in sorted(todo) if p in entries]
+    not_ok = [(e.path, e.reason or "", e.message or "") for e in this_run if e.status != "ok"]
+    skipped = [item for item in not_ok if item[1] in SKIP_REASONS]
     return BuildSummary(
         manifest_path=manifest_path,
         n_ok=sum(e.status == "ok" for e in this_run),
-        n_skipped=sum(e.status != "ok" for e in this_run),
+        n_skipped=len(skipped),
         n_reused=reused,
         elapsed_s=time.perf_counter() - start,
-        skipped=[(e.path, e.reason or "", e.message or "") for e in this_run if e.status != "ok"],
+        skipped=skipped,
+        failed=[item for item in not_ok if item[1] not in SKIP_REASONS],
     )
 
 
@@ -164,7 +179,11 @@ def _result(future: Future[RecordingEntry], task: Task) -> RecordingEntry:
 def _unexpected(task: Task, err: Exception) -> RecordingEntry:
     """A failure that is not a known bad-input case: logged, reported, retried next run."""
     logger.error("unexpected error on %s", task.source.path, exc_info=err)
-    stat = task.source.path.stat()
+    try:
+        stat = task.source.path.stat()
+        size, mtime_ns = stat.st_size, stat.st_mtime_ns
+    except OSError:  # the source vanished; this entry is not stored, so -1 matches nothing
+        size, mtime_ns = -1, -1
     return RecordingEntry(
         path=task.source.rel_path,
         split=task.source.split,
@@ -175,8 +194,8 @@ def _unexpected(task: Task, err: Exception) -> RecordingEntry:
         reason="unexpected_error",
         message=f"{task.source.path}: {type(err).__name__}: {err}",
         recipe_hash=task.recipe.hash(),
-        source_size=stat.st_size,
-        source_mtime_ns=stat.st_mtime_ns,
+        source_size=size,
+        source_mtime_ns=mtime_ns,
     )
 
 

@@ -1,22 +1,31 @@
 """The 19 electrodes of the 10-20 system, channel-name matching, and interpolation neighbours.
 
 Matching rule (:func:`match_electrodes`): a channel label is upper-cased and stripped of
-spaces and dots, of a leading ``EEG`` type prefix and of a trailing reference suffix
-(``-REF``, ``-LE``, ``-AR``, ``-AVG``); what remains must be an electrode name, where the
-10-10 names T7/T8/P7/P8 stand for T3/T4/T5/T6. Anything else (EKG, PHOTIC, A1/A2, ROC,
-bipolar pairs such as ``FP1-F7``) is ignored.
+spaces and dots and of a leading ``EEG`` type prefix; the part before the first ``-`` must
+be an electrode name, where the 10-10 names T7/T8/P7/P8 stand for T3/T4/T5/T6. The part
+after it, if any, says what the electrode was measured against:
+
+- a reference suffix (``REF``, ``AR``, ``AVG``: average; ``LE``: linked ears; ``A1``,
+  ``A2``, ``M1``, ``M2``: one ear or mastoid): a referential channel, used;
+- none (``FP1``, ``EEG Fp1``): a referential channel of unknown reference, used;
+- another scalp electrode (``FP1-F7``, ``T8-P8-0``): a bipolar derivation, not used (a
+  file of only those is rejected by :func:`bgb_data.prepare_recording`);
+- anything else (``FP1-XYZ``): an unknown reference suffix, which the caller rejects.
+
+Channels whose first part is no electrode (EKG, PHOTIC, A1/A2, ROC) are ignored.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = [
     "ELECTRODES",
     "NEIGHBOURS",
     "ElectrodeMatch",
     "canonical_electrode",
+    "known_reference_suffixes",
     "match_electrodes",
 ]
 
@@ -52,27 +61,52 @@ plain mean of its usable neighbours."""
 
 _ALIASES = {"T7": "T3", "T8": "T4", "P7": "T5", "P8": "T6"}
 _BY_UPPER = {name.upper(): name for name in ELECTRODES}
-_REF_SUFFIX = re.compile(r"-(REF|LE|AR|AVG)$")
-_REFERENCE_OF_SUFFIX = {"REF": "AR", "AR": "AR", "AVG": "AR", "LE": "LE"}
+_REFERENCE_OF_SUFFIX = {
+    "REF": "AR", "AR": "AR", "AVG": "AR", "LE": "LE",
+    "A1": "A1", "A2": "A2", "M1": "M1", "M2": "M2",
+}  # fmt: skip
+"""Reference suffix of a referential label -> the reference it names."""
+_SCALP = re.compile(r"(FP|AF|F|FC|FT|C|T|TP|CP|P|PO|O|I|N)(Z|[0-9]{1,2})")
+"""Scalp electrode names of the 10-20/10-10 systems (the far side of a bipolar pair)."""
+
+
+@dataclass(frozen=True)
+class _Label:
+    """What one channel label says."""
+
+    electrode: str | None
+    """The 10-20 electrode before any ``-``, or None."""
+    suffix: str | None
+    """What follows the first ``-`` (upper-cased), or None."""
+
+    @property
+    def kind(self) -> str:
+        """``referential``, ``bipolar``, ``unknown_suffix`` or ``other`` (no electrode)."""
+        if self.electrode is None:
+            return "other"
+        if self.suffix is None or self.suffix in _REFERENCE_OF_SUFFIX:
+            return "referential"
+        if _SCALP.fullmatch(self.suffix.split("-")[0]):
+            return "bipolar"
+        return "unknown_suffix"
 
 
 def canonical_electrode(label: str) -> str | None:
-    """The electrode a channel label stands for (``"EEG FP1-REF"`` -> ``"Fp1"``), or None."""
-    name, _ = _strip_label(label)
-    name = _ALIASES.get(name, name)
-    return _BY_UPPER.get(name)
+    """The electrode a referential channel label stands for (``"EEG FP1-REF"`` -> ``"Fp1"``).
+
+    None for anything else: other signals, bipolar pairs, unknown reference suffixes.
+    """
+    parsed = _parse_label(label)
+    return parsed.electrode if parsed.kind == "referential" else None
 
 
-def _strip_label(label: str) -> tuple[str, str | None]:
-    """Upper-cased bare name and the reference suffix (``REF``/``LE``/...) if any."""
+def _parse_label(label: str) -> _Label:
+    """Split a label into its electrode (if any) and the suffix after the first ``-``."""
     text = label.strip().upper().replace(".", "")
     if text.startswith("EEG"):
         text = text[3:].strip()
-    text = text.replace(" ", "")
-    match = _REF_SUFFIX.search(text)
-    if match is None:
-        return text, None
-    return text[: match.start()], match.group(1)
+    name, dash, suffix = text.replace(" ", "").partition("-")
+    return _Label(_BY_UPPER.get(_ALIASES.get(name, name)), suffix if dash else None)
 
 
 @dataclass(frozen=True)
@@ -84,22 +118,33 @@ class ElectrodeMatch:
     missing: tuple[str, ...]
     """Electrodes with no channel in the file, in :data:`ELECTRODES` order."""
     reference: str
-    """``AR`` (``-REF``/``-AR``/``-AVG`` labels), ``LE``, ``unknown`` or ``mixed``."""
+    """``AR`` (``-REF``/``-AR``/``-AVG`` labels), ``LE``, ``A1``/``A2``/``M1``/``M2``,
+    ``unknown`` (no suffix) or ``mixed``."""
     duplicates: dict[str, tuple[str, ...]]
     """Electrodes named by more than one channel (an error for the caller to raise)."""
+    bipolar: tuple[str, ...] = ()
+    """Labels of bipolar derivations between scalp electrodes (not used)."""
+    unknown_suffixes: dict[str, str] = field(default_factory=dict)
+    """Label -> its unknown reference suffix, for electrode channels (an error to raise)."""
 
 
 def match_electrodes(labels: list[str] | tuple[str, ...]) -> ElectrodeMatch:
     """Map a file's channel labels onto :data:`ELECTRODES` (see the module docstring)."""
     found: dict[str, list[str]] = {}
     references: set[str] = set()
+    bipolar: list[str] = []
+    unknown: dict[str, str] = {}
     for label in labels:
-        electrode = canonical_electrode(label)
-        if electrode is None:
-            continue
-        found.setdefault(electrode, []).append(label)
-        _, suffix = _strip_label(label)
-        references.add(_REFERENCE_OF_SUFFIX[suffix] if suffix else "unknown")
+        parsed = _parse_label(label)
+        kind = parsed.kind
+        if kind == "bipolar":
+            bipolar.append(label)
+        elif kind == "unknown_suffix" and parsed.suffix is not None:
+            unknown[label] = parsed.suffix
+        elif kind == "referential" and parsed.electrode is not None:
+            found.setdefault(parsed.electrode, []).append(label)
+            suffix = parsed.suffix
+            references.add(_REFERENCE_OF_SUFFIX[suffix] if suffix else "unknown")
     duplicates = {e: tuple(ls) for e, ls in found.items() if len(ls) > 1}
     reference = references.pop() if len(references) == 1 else "mixed" if references else "unknown"
     return ElectrodeMatch(
@@ -107,4 +152,11 @@ def match_electrodes(labels: list[str] | tuple[str, ...]) -> ElectrodeMatch:
         missing=tuple(e for e in ELECTRODES if e not in found),
         reference=reference,
         duplicates=duplicates,
+        bipolar=tuple(bipolar),
+        unknown_suffixes=unknown,
     )
+
+
+def known_reference_suffixes() -> tuple[str, ...]:
+    """The reference suffixes a referential label may end with (``REF``, ``LE``, ...)."""
+    return tuple(_REFERENCE_OF_SUFFIX)

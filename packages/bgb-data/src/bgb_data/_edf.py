@@ -7,6 +7,19 @@ record 8, reserved 32), then data records of little-endian int16 samples, each r
 every signal's samples one signal after another. EDF+ adds an ``EDF Annotations`` signal
 whose bytes carry time-stamped annotation lists (TALs).
 
+Rules for files that stretch the format:
+
+- The header's number of data records is authoritative: bytes after the last stated record
+  are ignored (a warning names the file and how many records they hold); fewer bytes than
+  the stated records fill is ``truncated``. A stated ``-1`` (unknown, allowed while
+  recording) means as many whole records as the file holds; a partial last record is then
+  ``truncated``.
+- EDF+D (discontinuous) files are rejected (``discontinuous``): their records have gaps
+  that a continuous reading would silently close.
+- Labels are stripped of padding: every whitespace character of latin-1 (including the
+  non-breaking space 0xA0) and NUL bytes. ``raw_labels`` keeps the names as MNE gives them,
+  so a channel can be found in MNE by its position in the header.
+
 References: B. Kemp et al., "A simple format for exchange of digitized polygraphic
 recordings", EEG Clin. Neurophysiol. 82 (1992); B. Kemp, J. Olivan, "European data format
 'plus' (EDF+)", Clin. Neurophysiol. 114 (2003).
@@ -14,17 +27,20 @@ recordings", EEG Clin. Neurophysiol. 82 (1992); B. Kemp, J. Olivan, "European da
 
 from __future__ import annotations
 
+import logging
 import math
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
+from bgb_data._atomic import publish, temp_path
 from bgb_data._errors import RecordingError
 
-__all__ = ["ANNOTATION_LABEL", "EdfHeader", "read_edf_header", "write_edf"]
+__all__ = ["ANNOTATION_LABEL", "EdfHeader", "read_edf_header", "strip_label_padding", "write_edf"]
+
+logger = logging.getLogger(__name__)
 
 ANNOTATION_LABEL = "EDF Annotations"
 _DIGITAL_MIN = -32768
@@ -41,6 +57,8 @@ _SIGNAL_FIELDS = (
     ("samples_per_record", 8),
     ("reserved", 32),
 )
+_LABEL_PADDING = "".join(chr(c) for c in range(256) if chr(c).isspace()) + "\x00"
+"""Stripped from both ends of a label: latin-1 whitespace (0xA0 included) and NUL bytes."""
 
 
 @dataclass(frozen=True)
@@ -50,28 +68,50 @@ class EdfHeader:
     path: Path
     header_bytes: int
     n_records: int
-    """Number of data records (from the file size when the header says -1)."""
+    """Number of data records the header states (from the file size when it says -1)."""
     record_duration_s: float
     labels: tuple[str, ...]
+    """Signal labels stripped of padding (see the module docstring)."""
+    raw_labels: tuple[str, ...]
+    """Signal labels as MNE names them (latin-1, only ASCII whitespace stripped)."""
     samples_per_record: tuple[int, ...]
     edf_plus: bool
+    """EDF+C (continuous EDF+); EDF+D files are rejected."""
+    trailing_bytes: int = 0
+    """Bytes after the stated data records; never read."""
+    start: datetime | None = None
+    """Start of the recording from the header's date and time fields (EDF's two-digit year:
+    85-99 are 1985-1999, 00-84 are 2000-2084); None when the fields do not parse."""
 
     def sfreq_hz(self, label: str) -> float:
         """Sampling rate of the signal ``label`` in Hz."""
         return self.samples_per_record[self.labels.index(label)] / self.record_duration_s
+
+    def n_samples(self, label: str) -> int:
+        """Samples of the signal ``label`` in the stated data records."""
+        return self.n_records * self.samples_per_record[self.labels.index(label)]
 
     @property
     def duration_s(self) -> float:
         """Recording duration in seconds."""
         return self.n_records * self.record_duration_s
 
+    @property
+    def record_bytes(self) -> int:
+        """Bytes of one data record (int16 samples of every signal)."""
+        return 2 * sum(self.samples_per_record)
+
 
 def read_edf_header(path: str | Path) -> EdfHeader:
     """Parse and check an EDF header against the file size.
 
+    Bytes after the stated data records are recorded in ``trailing_bytes`` and never read
+    (see the module docstring).
+
     Raises:
         RecordingError: ``not_edf`` when the header cannot be parsed as EDF, ``truncated``
-            when the file holds fewer data records than the header states (or a partial one).
+            when the file holds fewer data records than the header states (or a partial one
+            when it states -1), ``discontinuous`` for EDF+D.
     """
     path = Path(path)
     try:
@@ -93,14 +133,24 @@ def read_edf_header(path: str | Path) -> EdfHeader:
         raise RecordingError(
             "not_edf", f"{path}: header bytes {header_bytes} != 256 * (1 + {ns} signals)"
         )
+    if main[192:197] == b"EDF+D":
+        raise RecordingError(
+            "discontinuous",
+            f"{path}: EDF+D (discontinuous) recording: its data records have gaps in time "
+            "and reading them as one continuous signal would join them; export it as "
+            "continuous EDF/EDF+C (or split it at the gaps)",
+        )
     n_records = _header_int(main[236:244], "number of data records", path)
+    if n_records < -1:
+        raise RecordingError("not_edf", f"{path}: number of data records {n_records} < -1")
     record_duration_s = _header_float(main[244:252], "data record duration", path)
     if not record_duration_s > 0:
         raise RecordingError(
             "not_edf", f"{path}: data record duration {record_duration_s} is not positive"
         )
     fields = _split_signal_fields(signals, ns)
-    labels = tuple(text.decode("latin-1").strip() for text in fields["label"])
+    labels = tuple(strip_label_padding(text.decode("latin-1")) for text in fields["label"])
+    raw_labels = tuple(text.strip().decode("latin-1") for text in fields["label"])
     samples = tuple(
         _header_int(t, "samples per record", path) for t in fields["samples_per_record"]
     )
@@ -127,9 +177,29 @@ def read_edf_header(path: str | Path) -> EdfHeader:
         n_records=n_records,
         record_duration_s=record_duration_s,
         labels=labels,
+        raw_labels=raw_labels,
         samples_per_record=samples,
-        edf_plus=main[192:197] == b"EDF+C" or main[192:197] == b"EDF+D",
+        edf_plus=main[192:197] == b"EDF+C",
+        trailing_bytes=size - header_bytes - n_records * record_bytes,
+        start=_start_time(main[168:176], main[176:184]),
     )
+
+
+def _start_time(date: bytes, time: bytes) -> datetime | None:
+    """``dd.mm.yy`` and ``hh.mm.ss`` header fields as a datetime (None when malformed: some
+    exports anonymise them with other text, which is no reason to reject the recording)."""
+    try:
+        day, month, year = (int(part) for part in date.decode("ascii").split("."))
+        hour, minute, second = (int(part) for part in time.decode("ascii").split("."))
+        century = 1900 if year >= 85 else 2000
+        return datetime(century + year, month, day, hour, minute, second)
+    except ValueError:
+        return None
+
+
+def strip_label_padding(label: str) -> str:
+    """A signal label without the padding of the module docstring (0xA0, NUL, whitespace)."""
+    return label.strip(_LABEL_PADDING)
 
 
 def _split_signal_fields(block: bytes, ns: int) -> dict[str, list[bytes]]:
@@ -217,11 +287,11 @@ def write_edf(
         len(all_labels), n_records, record_duration_s, edf_plus, patient_id, start
     )
     header += _signal_headers(rows)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp = temp_path(path)
     with tmp.open("wb") as f:
         f.write(header)
         f.write(records.tobytes())
-    os.replace(tmp, path)
+    publish(tmp, path)
 
 
 def _timekeeping_tals(n_records: int, record_duration_s: float) -> np.ndarray:

@@ -18,6 +18,8 @@ from bgb_eval import AnnotationError, read_annotation
 __all__ = ["find_annotation", "label_mask", "read_seizures"]
 
 _SUFFIXES = (".csv_bi", ".csv")
+_DURATION_TOLERANCE_S = 1.0
+"""How far an annotation's stated duration or last seizure may reach past the recording."""
 
 
 def find_annotation(edf_path: str | Path) -> Path | None:
@@ -34,21 +36,35 @@ def read_seizures(annotation_path: Path, duration_s: float) -> list[tuple[float,
     """Seizure intervals (start_s, stop_s) of a recording from its annotation file.
 
     Raises:
-        RecordingError: ``bad_annotation`` when the file cannot be read or its stated
-            duration differs from the recording's by more than one second.
+        RecordingError: ``bad_annotation`` when the file cannot be read, its stated
+            duration differs from the recording's by more than one second, or a seizure
+            starts at or after the end of the recording or ends more than one second
+            after it (an annotation of another file, or of a longer version of it).
     """
     try:
         annotation = read_annotation(annotation_path)
     except AnnotationError as err:
         raise RecordingError("bad_annotation", str(err)) from err
-    if annotation.duration_s is not None and abs(annotation.duration_s - duration_s) > 1.0:
+    stated_s = annotation.duration_s
+    if stated_s is not None and abs(stated_s - duration_s) > _DURATION_TOLERANCE_S:
         raise RecordingError(
             "bad_annotation",
-            f"{annotation_path}: states a duration of {annotation.duration_s:g} s but the "
+            f"{annotation_path}: states a duration of {stated_s:g} s but the "
             f"recording lasts {duration_s:g} s",
         )
     events = annotation.events
-    return [(float(a), float(b)) for a, b in zip(events["start_s"], events["stop_s"], strict=True)]
+    seizures = [
+        (float(a), float(b)) for a, b in zip(events["start_s"], events["stop_s"], strict=True)
+    ]
+    for start_s, stop_s in seizures:
+        if start_s >= duration_s or stop_s > duration_s + _DURATION_TOLERANCE_S:
+            raise RecordingError(
+                "bad_annotation",
+                f"{annotation_path}: seizure {start_s:g}-{stop_s:g} s reaches past the end "
+                f"of the recording ({duration_s:g} s); check that the annotation belongs "
+                "to this EDF",
+            )
+    return seizures
 
 
 def label_mask(events: object, n_samples: int, sfreq_hz: float = SFREQ_HZ) -> np.ndarray:

@@ -3,19 +3,27 @@
 ``CACHE/manifest.json`` holds the recipe (and its hash), the window geometry, and per
 recording: source path (relative to the data root), split, patient, session, montage,
 input sampling rate, duration, seizure intervals, status (``ok``/``skipped``) and reason,
-recipe hash, the signal and label files (relative to the cache folder), and the seizure
-fraction of every window (60 s, stride 10 s), so a sampler needs no signal data.
+recipe hash, the signal and label files (relative to the cache folder), the interpolated
+electrodes and why each was interpolated, and the seizure fraction of every window (60 s,
+stride 10 s), so a sampler needs no signal data.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MANIFEST_NAME", "Manifest", "RecordingEntry", "write_json_atomic"]
+from bgb_data._atomic import publish, temp_path
+
+__all__ = [
+    "INTERPOLATION_REASONS",
+    "MANIFEST_NAME",
+    "Manifest",
+    "RecordingEntry",
+    "write_json_atomic",
+]
 
 MANIFEST_NAME = "manifest.json"
 _FORMAT_VERSION = 1
@@ -34,7 +42,8 @@ class RecordingEntry:
     status: str
     """``ok`` (prepared and labelled) or ``skipped``."""
     reason: str | None
-    """Machine-friendly reason when skipped (see :class:`bgb_data.RecordingError`)."""
+    """Machine-friendly reason when skipped: a key of :data:`bgb_data.SKIP_REASONS`, or
+    ``unexpected_error`` (not a bad input: a failure, retried by the next build)."""
     message: str | None
     """Human-readable explanation when skipped."""
     recipe_hash: str
@@ -55,7 +64,13 @@ class RecordingEntry:
     """(n_samples,) uint8 ``.npy`` relative to the cache folder."""
     reference: str | None = None
     interpolated: list[str] = field(default_factory=list)
+    """Electrodes replaced by interpolation from their neighbours, in ``ELECTRODES`` order."""
     bad_channels: dict[str, str] = field(default_factory=dict)
+    """Electrode -> ``flat``/``saturated``/``amplitude``: present in the file, interpolated."""
+    interpolation_reasons: dict[str, str] = field(default_factory=dict)
+    """Each interpolated electrode -> why: ``missing`` (no channel in the file), ``flat``,
+    ``saturated`` or ``amplitude``. Entries written before this field existed get it from
+    ``interpolated`` and ``bad_channels`` when read (the same information, implicit)."""
     window_seizure_fraction: list[float] = field(default_factory=list)
     """Seizure fraction of each window at the manifest's window geometry."""
 
@@ -65,9 +80,21 @@ class RecordingEntry:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RecordingEntry:
-        """Rebuild from :meth:`to_dict` output."""
+        """Rebuild from :meth:`to_dict` output, or from an entry without
+        ``interpolation_reasons`` (written before it existed).
+
+        Raises:
+            ValueError: ``interpolation_reasons`` does not name exactly the interpolated
+                electrodes, or names an unknown reason.
+            TypeError: unknown or missing fields.
+        """
         entry = cls(**data)
         entry.seizures = [(float(a), float(b)) for a, b in entry.seizures]
+        if "interpolation_reasons" not in data:
+            entry.interpolation_reasons = {
+                e: entry.bad_channels.get(e, "missing") for e in entry.interpolated
+            }
+        _check_reasons(entry)
         return entry
 
 
@@ -122,8 +149,27 @@ class Manifest:
         return cls(**data)
 
 
+INTERPOLATION_REASONS = ("missing", "flat", "saturated", "amplitude")
+"""Why an electrode is interpolated: no channel in the file, or a bad-channel rule."""
+
+
+def _check_reasons(entry: RecordingEntry) -> None:
+    """Raise ValueError when ``interpolation_reasons`` disagrees with ``interpolated``."""
+    reasons = entry.interpolation_reasons
+    if sorted(reasons) != sorted(entry.interpolated):
+        raise ValueError(
+            f"{entry.path}: interpolation_reasons names {sorted(reasons)}, but the "
+            f"interpolated electrodes are {sorted(entry.interpolated)}; rebuild this entry"
+        )
+    if unknown := sorted(set(reasons.values()) - set(INTERPOLATION_REASONS)):
+        raise ValueError(
+            f"{entry.path}: unknown interpolation reasons {unknown}; known: "
+            f"{', '.join(INTERPOLATION_REASONS)}"
+        )
+
+
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON to a temp name in the same folder, then rename it over ``path``."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    """Write JSON to a temp name in the same folder, sync it, then rename it over ``path``."""
+    tmp = temp_path(path)
     tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    publish(tmp, path)

@@ -3,10 +3,11 @@
 Stages (each touches one row, or one time chunk, at a time; see :class:`bgb_data.Recipe`):
 
 1. read: MNE reads the 19 picked channels in time chunks into a float32 row file;
-2. filter: per channel, bad-channel check, polyphase resampling, zero-phase filtering;
+2. filter: per channel, flat/saturated check, polyphase resampling, zero-phase filtering
+   and its typical amplitude; then the amplitude-outlier rule across channels;
 3. write: per electrode, interpolation from neighbours, common average, robust scaling,
    clipping, then the row goes into the output ``.npy``, which replaces ``out_path`` only
-   when complete (temp name + ``os.replace``).
+   when complete (temp name, fsync, rename: :func:`bgb_data._atomic.publish`).
 
 Linear steps that mix channels (interpolation, average reference) commute with the
 per-channel ones (resampling, filtering), which is what lets stage 2 run per channel.
@@ -15,7 +16,6 @@ per-channel ones (resampling, filtering), which is what lets stage 2 run per cha
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -23,18 +23,27 @@ from pathlib import Path
 
 import numpy as np
 
-from bgb_data._channels import ELECTRODES, NEIGHBOURS, match_electrodes
-from bgb_data._edf import EdfHeader, read_edf_header
+from bgb_data._atomic import publish, temp_path
+from bgb_data._channels import (
+    ELECTRODES,
+    NEIGHBOURS,
+    ElectrodeMatch,
+    known_reference_suffixes,
+    match_electrodes,
+)
+from bgb_data._edf import EdfHeader, read_edf_header, strip_label_padding
 from bgb_data._errors import RecordingError
 from bgb_data._recipe import Recipe
 from bgb_data._rowfile import RowFile, npy_row_writer
 from bgb_data._signal import (
+    amplitude_outliers,
     bad_channel_kind,
     design_sos,
     n_resampled,
     resample_and_filter,
     resample_factors,
     robust_scale,
+    typical_ptp_uv,
 )
 
 __all__ = ["PreparedInfo", "prepare_recording"]
@@ -57,18 +66,31 @@ class PreparedInfo:
     """Duration of the input recording, seconds."""
     sfreq_in_hz: float
     reference: str
-    """Reference named by the channel labels: ``AR``, ``LE``, ``unknown`` or ``mixed``."""
+    """Reference named by the labels: ``AR``, ``LE``, ``A1``/``A2``/``M1``/``M2``, ``unknown``
+    or ``mixed`` (see :class:`bgb_data._channels.ElectrodeMatch`)."""
     channel_of: dict[str, str]
     """Electrode -> the file channel read for it."""
     missing: tuple[str, ...]
     """Electrodes absent from the file (interpolated)."""
     bad_channels: dict[str, str]
-    """Electrode -> ``flat``/``saturated`` for channels replaced by interpolation."""
+    """Electrode -> ``flat``/``saturated``/``amplitude`` for channels present in the file
+    but replaced by interpolation, in :data:`ELECTRODES` order."""
     interpolated: tuple[str, ...]
     """All interpolated electrodes (missing plus bad), in :data:`ELECTRODES` order."""
     recipe_hash: str
+    typical_ptp_uv: dict[str, float] = field(default_factory=dict)
+    """Electrode -> median 1 s peak-to-peak after filtering, microvolts, for every electrode
+    read and neither flat nor saturated: what the amplitude rule compared."""
+    scale_uv: dict[str, float] = field(default_factory=dict)
+    """Electrode -> IQR / 1.349 of its re-referenced row, microvolts: a stored row is
+    (x - median) / scale, clipped, so ``scale_uv`` turns it back into microvolts."""
     timings_s: dict[str, float] = field(default_factory=dict)
     """Wall time per stage: ``read``, ``filter``, ``write``."""
+
+    @property
+    def interpolation_reasons(self) -> dict[str, str]:
+        """Interpolated electrode -> ``missing`` or its :attr:`bad_channels` reason."""
+        return {e: self.bad_channels.get(e, "missing") for e in self.interpolated}
 
 
 def prepare_recording(
@@ -79,15 +101,26 @@ def prepare_recording(
     Memory stays near a few copies of one channel (24 h at 256 Hz: ~90 MB per float32
     copy); scratch files sit in a temporary folder beside ``out_path``.
 
+    Only the data records the header states are read (see :mod:`bgb_data._edf`).
+
     Raises:
         RecordingError: bad input, with ``reason`` ``not_edf``, ``truncated``,
-            ``too_short``, ``missing_electrodes``, ``duplicate_electrodes`` or
-            ``mixed_rates`` (before any output), ``zero_spread`` (during).
+            ``discontinuous``, ``too_short``, ``bipolar_montage``, ``unknown_reference``,
+            ``missing_electrodes``, ``duplicate_electrodes`` or ``mixed_rates`` (before any
+            output), ``zero_spread`` (during).
     """
     recipe = recipe if recipe is not None else Recipe()
     edf_path, out_path = Path(edf_path), Path(out_path)
     header = read_edf_header(edf_path)
+    if header.trailing_bytes:
+        logger.warning(
+            "%s: %d bytes (%d whole data records) after the %d data records the header "
+            "states; reading only the stated records",
+            edf_path, header.trailing_bytes, header.trailing_bytes // header.record_bytes,
+            header.n_records,
+        )  # fmt: skip
     match = match_electrodes(header.labels)
+    _check_montage(header, match)
     sfreq_in_hz = _check_recording(header, match.channel_of, match.duplicates, recipe)
     if len(match.missing) > recipe.max_interpolated:
         raise RecordingError(
@@ -99,13 +132,13 @@ def prepare_recording(
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix=".prep-", dir=out_path.parent) as scratch:
         t0 = time.perf_counter()
-        raw_rows = _read_rows(edf_path, [match.channel_of[e] for e in present], Path(scratch))
+        raw_rows = _read_rows(header, [match.channel_of[e] for e in present], Path(scratch))
         t1 = time.perf_counter()
-        filtered, bad = _filter_rows(raw_rows, present, sfreq_in_hz, recipe, Path(scratch))
+        filtered, bad, typical = _filter_rows(raw_rows, present, sfreq_in_hz, recipe, Path(scratch))
         raw_rows.close()
         t2 = time.perf_counter()
         weights, interpolated = _mixing_weights(present, (*match.missing, *bad), recipe, edf_path)
-        _write_output(filtered, weights, recipe, out_path, edf_path)
+        scale_uv = _write_output(filtered, weights, recipe, out_path, edf_path)
         filtered.close()
         timings = {"read": t1 - t0, "filter": t2 - t1, "write": time.perf_counter() - t2}
     return PreparedInfo(
@@ -120,8 +153,33 @@ def prepare_recording(
         bad_channels=bad,
         interpolated=interpolated,
         recipe_hash=recipe.hash(),
+        typical_ptp_uv=typical,
+        scale_uv=scale_uv,
         timings_s=timings,
     )
+
+
+def _check_montage(header: EdfHeader, match: ElectrodeMatch) -> None:
+    """Reject bipolar-only files and electrode channels with an unknown reference suffix."""
+    path = header.path
+    if not match.channel_of and match.bipolar:
+        shown = ", ".join(match.bipolar[:4]) + (", ..." if len(match.bipolar) > 4 else "")
+        raise RecordingError(
+            "bipolar_montage",
+            f"{path}: bipolar montage: referential electrodes needed (the file holds "
+            f"{len(match.bipolar)} bipolar derivations such as {shown}; re-export it "
+            "referentially, e.g. FP1-REF)",
+        )
+    if match.unknown_suffixes:
+        label, suffix = next(iter(match.unknown_suffixes.items()))
+        more = len(match.unknown_suffixes) - 1
+        raise RecordingError(
+            "unknown_reference",
+            f"{path}: channel {label!r} has the unknown reference suffix '-{suffix}'"
+            + (f" (and {more} more channels)" if more else "")
+            + f"; known: {', '.join(f'-{s}' for s in known_reference_suffixes())}. Rename "
+            "the channels or add the reference to bgb_data's channel map",
+        )
 
 
 def _check_recording(
@@ -155,18 +213,32 @@ def _check_recording(
     return rates.pop()
 
 
-def _read_rows(edf_path: Path, labels: list[str], scratch: Path) -> RowFile:
-    """Stage 1: MNE reads the picked channels in time chunks into a float32 uV row file."""
+def _read_rows(header: EdfHeader, labels: list[str], scratch: Path) -> RowFile:
+    """Stage 1: MNE reads the picked channels in time chunks into a float32 uV row file.
+
+    Channels are found in MNE by their position in the header, not by name (MNE keeps
+    padding such as 0xA0 that the header parser strips); only the stated records are read.
+    """
     import mne
 
+    edf_path = header.path
     try:
         raw = mne.io.read_raw_edf(
-            edf_path, include=labels, preload=False, infer_types=False, verbose="error"
+            edf_path,
+            include=[header.raw_labels[header.labels.index(label)] for label in labels],
+            preload=False,
+            infer_types=False,
+            verbose="error",
         )
     except (ValueError, RuntimeError, OSError) as err:
         raise RecordingError("not_edf", f"{edf_path}: MNE cannot read it: {err}") from err
-    picks = [raw.ch_names.index(label) for label in labels]
-    n_in = raw.n_times
+    picks = _mne_positions(header, labels, list(raw.ch_names))
+    n_in = header.n_samples(labels[0])
+    if raw.n_times < n_in:
+        raise RecordingError(
+            "truncated",
+            f"{edf_path}: MNE reads {raw.n_times} samples per channel, the header states {n_in}",
+        )
     rows = RowFile(scratch / "raw.f32", len(labels), n_in, "float32")
     for start in range(0, n_in, _READ_CHUNK_N):
         stop = min(start + _READ_CHUNK_N, n_in)
@@ -177,15 +249,41 @@ def _read_rows(edf_path: Path, labels: list[str], scratch: Path) -> RowFile:
     return rows
 
 
+def _mne_positions(header: EdfHeader, labels: list[str], mne_names: list[str]) -> list[int]:
+    """Position in MNE's channel list of each of ``labels`` (MNE keeps header order)."""
+    in_header = sorted(header.labels.index(label) for label in labels)
+    if len(mne_names) != len(in_header):
+        raise RecordingError(
+            "not_edf",
+            f"{header.path}: MNE found {len(mne_names)} of the {len(in_header)} electrode "
+            f"channels asked for ({', '.join(labels)}); MNE sees {mne_names}",
+        )
+    for position, index in enumerate(in_header):
+        stripped = strip_label_padding(mne_names[position])
+        if stripped != header.labels[index]:
+            raise RecordingError(
+                "not_edf",
+                f"{header.path}: MNE names signal {index} {mne_names[position]!r}, the "
+                f"header {header.labels[index]!r}",
+            )
+    return [in_header.index(header.labels.index(label)) for label in labels]
+
+
 def _filter_rows(
     raw_rows: RowFile, present: list[str], sfreq_in_hz: float, recipe: Recipe, scratch: Path
-) -> tuple[RowFile, dict[str, str]]:
-    """Stage 2: flag bad channels, resample and filter the others into a float32 row file."""
+) -> tuple[RowFile, dict[str, str], dict[str, float]]:
+    """Stage 2: flag bad channels, resample and filter the others into a float32 row file.
+
+    Returns the filtered rows, electrode -> bad-channel reason (in :data:`ELECTRODES`
+    order), and electrode -> typical 1 s peak-to-peak after filtering (microvolts) of each
+    channel that is neither flat nor saturated.
+    """
     up, down = resample_factors(sfreq_in_hz, recipe.sfreq_hz)
     sos = design_sos(recipe)
     out = RowFile(scratch / "filtered.f32", len(present), n_resampled(raw_rows.n_cols, up, down),
                   "float32")  # fmt: skip
     bad: dict[str, str] = {}
+    typical: dict[str, float] = {}
     for i, electrode in enumerate(present):
         row = raw_rows.read(i)
         kind = bad_channel_kind(row, sfreq_in_hz, recipe)
@@ -193,8 +291,19 @@ def _filter_rows(
             logger.info("%s: electrode %s is %s", raw_rows.path, electrode, kind)
             bad[electrode] = kind
             continue
-        out.write(i, 0, resample_and_filter(row, up, down, sos))
-    return out, bad
+        filtered = resample_and_filter(row, up, down, sos)
+        typical[electrode] = typical_ptp_uv(filtered, recipe.sfreq_hz)
+        out.write(i, 0, filtered)
+    # Judged before any mixing: the common average would spread an outlier into every row.
+    for electrode in amplitude_outliers(typical, recipe):
+        others_uv = np.median([v for e, v in typical.items() if e != electrode])
+        logger.info(
+            "%s: electrode %s is an amplitude outlier (typical 1 s peak-to-peak %.0f uV, "
+            "the other electrodes' median %.0f uV)",
+            raw_rows.path, electrode, typical[electrode], others_uv,
+        )  # fmt: skip
+        bad[electrode] = "amplitude"
+    return out, {e: bad[e] for e in present if e in bad}, typical
 
 
 def _mixing_weights(
@@ -202,15 +311,17 @@ def _mixing_weights(
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """(19, n_present) weights before referencing: electrode i = sum_k w[i, k] * row k.
 
-    Usable electrodes copy their own row; unusable ones (missing, flat, saturated) take the
-    plain mean of their usable neighbours (:data:`bgb_data._channels.NEIGHBOURS`).
+    Usable electrodes copy their own row; unusable ones (missing, flat, saturated, amplitude
+    outliers) take the plain mean of their usable neighbours
+    (:data:`bgb_data._channels.NEIGHBOURS`).
     """
     interpolated = tuple(e for e in ELECTRODES if e in unusable)
     if len(interpolated) > recipe.max_interpolated:
         raise RecordingError(
             "missing_electrodes",
-            f"{edf_path}: missing electrodes: {', '.join(interpolated)} (missing, flat or "
-            f"saturated; at most {recipe.max_interpolated} can be interpolated)",
+            f"{edf_path}: missing electrodes: {', '.join(interpolated)} (missing, flat, "
+            f"saturated or amplitude outliers; at most {recipe.max_interpolated} can be "
+            "interpolated)",
         )
     column = {e: k for k, e in enumerate(present) if e not in unusable}
     weights = np.zeros((len(ELECTRODES), len(present)), dtype=np.float64)
@@ -240,10 +351,14 @@ def _weighted_sum(rows: RowFile, weights: np.ndarray) -> np.ndarray:
 
 def _write_output(
     filtered: RowFile, weights: np.ndarray, recipe: Recipe, out_path: Path, edf_path: Path
-) -> None:
-    """Stage 3: mix rows, re-reference, scale each electrode robustly, clip, write, rename."""
-    tmp = out_path.with_name(f".{out_path.name}.tmp-{os.getpid()}")
+) -> dict[str, float]:
+    """Stage 3: mix rows, re-reference, scale each electrode robustly, clip, write, rename.
+
+    Returns electrode -> robust scale (IQR / 1.349) of its re-referenced row, microvolts.
+    """
+    tmp = temp_path(out_path)
     writer = npy_row_writer(tmp, len(ELECTRODES), filtered.n_cols, recipe.dtype)
+    scale_uv: dict[str, float] = {}
     try:
         # Common average = mean over the 19 mixed electrodes = one weighted sum of rows.
         average = (
@@ -264,9 +379,11 @@ def _write_output(
             row *= np.float32(1.0 / scale)
             np.clip(row, -recipe.clip, recipe.clip, out=row)
             writer.write(i, 0, row)
+            scale_uv[electrode] = scale
         writer.close()
-        os.replace(tmp, out_path)
+        publish(tmp, out_path)
     except BaseException:
         writer.close()
         tmp.unlink(missing_ok=True)
         raise
+    return scale_uv

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ __all__ = ["RECIPE_VERSION", "SFREQ_HZ", "Recipe"]
 SFREQ_HZ = 256.0
 """Sampling rate of every prepared recording, in Hz."""
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 """Bumped whenever the preprocessing code changes what it computes."""
 
 _DTYPES = ("float16", "float32")
@@ -27,13 +28,27 @@ _DTYPES = ("float16", "float32")
 class Recipe:
     """Preprocessing steps, applied in this order to one recording.
 
-    1. Pick the 19 electrodes (:data:`bgb_data.ELECTRODES`); flag flat and saturated ones.
-    2. Resample each channel to ``sfreq_hz`` (polyphase FIR, scipy ``resample_poly``).
-    3. Zero-phase Butterworth band-pass and notch (``sosfiltfilt``).
-    4. Replace missing/flat/saturated electrodes by the mean of their usable neighbours.
-    5. Re-reference to the common average of the 19 electrodes.
-    6. Per channel: subtract the median, divide by IQR / 1.349, clip to +-``clip``.
-    7. Store as ``dtype``.
+    1. Pick the 19 electrodes (:data:`bgb_data.ELECTRODES`); flag flat and saturated ones
+       on the channel as read (microvolts, input rate):
+
+       - ``flat``: more than ``flat_max_fraction`` of the whole 1 s blocks have a
+         peak-to-peak below ``flat_ptp_uv``;
+       - ``saturated``: more than ``saturated_max_fraction`` of the samples sit at the
+         channel's own minimum or maximum.
+
+    2. Resample each other channel to ``sfreq_hz`` (polyphase FIR, scipy ``resample_poly``).
+    3. Zero-phase Butterworth band-pass and one notch per ``notch_hz`` (``sosfiltfilt``).
+    4. Flag amplitude outliers on the filtered channels (so DC offsets, drifts and mains
+       never count), before any mixing (the common average would spread them into every
+       channel): ``amplitude`` when the channel's typical amplitude (median over its whole
+       1 s blocks of the peak-to-peak, microvolts; blind to anything covering under half
+       the recording) exceeds both ``amplitude_ptp_uv`` and ``amplitude_ratio`` times the
+       median of that statistic over the other usable electrodes.
+    5. Replace missing, flat, saturated and amplitude-outlier electrodes (at most
+       ``max_interpolated`` together) by the mean of their usable neighbours.
+    6. Re-reference to the common average of the 19 electrodes.
+    7. Per channel: subtract the median, divide by IQR / 1.349, clip to +-``clip``.
+    8. Store as ``dtype``.
     """
 
     sfreq_hz: float = SFREQ_HZ
@@ -45,14 +60,17 @@ class Recipe:
     bandpass_order: int = 2
     """Butterworth order per band edge of the one-way design; forward-backward filtering
     doubles it (2 -> 24 dB/octave, like a 4th-order filter, with no phase shift)."""
-    notch_hz: float | None = 60.0
-    """Mains notch frequency in Hz (None: no notch)."""
+    notch_hz: tuple[float, ...] = (50.0, 60.0)
+    """Mains notch frequencies in Hz, one IIR notch each (empty: no notch). Both mains
+    frequencies by default, so recordings from 50 Hz and 60 Hz countries alike lose their
+    line noise. Stored as a list in :meth:`to_dict`."""
     notch_q: float = 30.0
-    """Notch quality factor (bandwidth = notch_hz / notch_q)."""
+    """Notch quality factor (bandwidth = frequency / notch_q: 1.7 Hz at 50, 2 Hz at 60)."""
     reference: str = "average"
     """``average`` (common average of the 19 electrodes) or ``none``."""
     max_interpolated: int = 3
-    """Most electrodes (missing, flat or saturated) replaced by interpolation."""
+    """Most electrodes (missing, flat, saturated or amplitude outliers together) replaced by
+    interpolation."""
     min_neighbours: int = 2
     """Fewest usable neighbours an interpolated electrode needs."""
     flat_ptp_uv: float = 1.0
@@ -62,6 +80,15 @@ class Recipe:
     saturated_max_fraction: float = 0.01
     """A channel is saturated when more than this fraction of its samples sit at the
     channel's own minimum or maximum value."""
+    amplitude_ptp_uv: float = 1000.0
+    """Absolute limit of the amplitude rule: a channel is an outlier only when its typical
+    1 s peak-to-peak after filtering exceeds this, microvolts (scalp EEG, even high-voltage
+    paediatric delta, stays below about 500)."""
+    amplitude_ratio: float = 10.0
+    """Relative limit of the amplitude rule: a channel is an outlier only when its typical
+    1 s peak-to-peak also exceeds this many times the median of the other usable
+    electrodes (scalp fields are smooth: neighbours a few cm apart see similar
+    amplitudes)."""
     clip: float = 20.0
     """Clip normalised values to +-clip (robust standard deviations)."""
     min_duration_s: float = 60.0
@@ -76,8 +103,7 @@ class Recipe:
                 f"Recipe: need 0 < highpass_hz ({self.highpass_hz}) < lowpass_hz "
                 f"({self.lowpass_hz}) < Nyquist ({nyquist})"
             )
-        if self.notch_hz is not None and not 0 < self.notch_hz < nyquist:
-            raise ValueError(f"Recipe: notch_hz {self.notch_hz} outside (0, {nyquist})")
+        object.__setattr__(self, "notch_hz", _notch_frequencies(self.notch_hz, nyquist))
         if self.reference not in ("average", "none"):
             raise ValueError(f"Recipe: reference {self.reference!r} not 'average' or 'none'")
         if self.dtype not in _DTYPES:
@@ -86,15 +112,22 @@ class Recipe:
             raise ValueError("Recipe: bandpass_order, min_neighbours >= 1, max_interpolated >= 0")
         if self.clip <= 0 or self.min_duration_s <= 0:
             raise ValueError("Recipe: clip and min_duration_s must be positive")
+        if not (0 < self.amplitude_ptp_uv < math.inf and 1 < self.amplitude_ratio < math.inf):
+            raise ValueError(
+                f"Recipe: need amplitude_ptp_uv ({self.amplitude_ptp_uv}) > 0 and "
+                f"amplitude_ratio ({self.amplitude_ratio}) > 1, both finite"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Every parameter plus ``version`` and the fixed design choices, JSON-ready."""
         return {
             "version": RECIPE_VERSION,
             "resampler": "scipy.signal.resample_poly (Kaiser beta 5 FIR)",
-            "filter": "butterworth bandpass + iirnotch, sosfiltfilt (zero-phase)",
+            "filter": "butterworth bandpass + iirnotch per notch_hz, sosfiltfilt (zero-phase)",
+            "amplitude_statistic": "median over 1 s blocks of peak-to-peak, after filtering",
             "normalisation": "median / (IQR / 1.349) per channel, stats every k-th sample",
             **asdict(self),
+            "notch_hz": list(self.notch_hz),  # JSON has no tuples; from_dict reads lists
         }
 
     def hash(self) -> str:
@@ -105,6 +138,11 @@ class Recipe:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recipe:
         """Rebuild a recipe from :meth:`to_dict` output (the fixed fields are checked)."""
+        if data.get("version") != RECIPE_VERSION:
+            raise ValueError(
+                f"recipe {data} was written by preprocessing version {data.get('version')} "
+                f"(this code is version {RECIPE_VERSION}); rebuild the cache"
+            )
         fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         recipe = cls(**fields)
         if recipe.to_dict() != data:
@@ -113,3 +151,21 @@ class Recipe:
                 f"(this code is version {RECIPE_VERSION})"
             )
         return recipe
+
+
+def _notch_frequencies(value: object, nyquist_hz: float) -> tuple[float, ...]:
+    """``notch_hz`` as a tuple of floats, each in (0, Nyquist) and none twice."""
+    if not isinstance(value, tuple | list) or not all(
+        isinstance(f, int | float) and not isinstance(f, bool) for f in value
+    ):
+        raise ValueError(
+            f"Recipe: notch_hz must be a tuple of frequencies in Hz such as (50.0, 60.0), "
+            f"or () for no notch; got {value!r}"
+        )
+    freqs = tuple(float(f) for f in value)
+    outside = [f for f in freqs if not 0 < f < nyquist_hz]
+    if outside:
+        raise ValueError(f"Recipe: notch_hz {outside} outside (0, {nyquist_hz}) Hz (Nyquist)")
+    if len(set(freqs)) != len(freqs):
+        raise ValueError(f"Recipe: notch_hz {freqs} names a frequency twice")
+    return freqs

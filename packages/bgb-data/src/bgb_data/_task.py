@@ -1,19 +1,21 @@
 """One recording of a cache build: prepare the signal, write the labels and its entry.
 
-Files appear under their final names only when complete (temp name + ``os.replace``), and
+Files appear under their final names only when complete (temp name, fsync, rename), and
 the entry file, written last, is what a later build trusts: a build killed at any moment
-leaves either a complete recording with its entry or no entry at all.
+leaves either a complete recording with its entry or no entry at all. An entry that cannot
+be read, or whose arrays do not have the size it states, is rebuilt (and logged).
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from bgb_data._atomic import publish, temp_path
 from bgb_data._edf import read_edf_header
 from bgb_data._errors import RecordingError
 from bgb_data._labels import find_annotation, label_mask, read_seizures
@@ -53,16 +55,17 @@ def cache_paths(cache_dir: Path, rel_path: str) -> tuple[Path, Path, Path]:
 def trusted_entry(task: Task) -> RecordingEntry | None:
     """The entry of an earlier build when it can be reused as is, else None.
 
-    Reused when the entry file exists, names this recipe, and the source EDF still has
-    the size and modification time it had; for ``ok`` entries the signal and label files
-    must exist with the recorded length.
+    Reused when the entry file exists and reads back, names this recipe, and the source EDF
+    still has the size and modification time it had; for ``ok`` entries the signal and
+    label files must be complete ``.npy`` files of the recorded shape and dtype. A damaged
+    entry or array is logged (as a warning naming the recording) and rebuilt.
     """
-    import json
-
     signal_path, labels_path, entry_path = cache_paths(task.cache_dir, task.source.rel_path)
     if not entry_path.is_file():
         return None
-    entry = RecordingEntry.from_dict(json.loads(entry_path.read_text(encoding="utf-8")))
+    entry = _read_entry(entry_path)
+    if entry is None:
+        return None
     stat = task.source.path.stat()
     if (
         entry.recipe_hash != task.recipe.hash()
@@ -71,12 +74,26 @@ def trusted_entry(task: Task) -> RecordingEntry | None:
         or len(entry.window_seizure_fraction) != _expected_windows(entry, task)
     ):
         return None
-    if entry.status == "ok" and not (
-        _npy_shape(signal_path) == (19, entry.n_samples)
-        and _npy_shape(labels_path) == (entry.n_samples,)
-    ):
-        return None
+    if entry.status == "ok":
+        problem = _npy_problem(
+            signal_path, (19, entry.n_samples), task.recipe.dtype
+        ) or _npy_problem(labels_path, (entry.n_samples,), "uint8")
+        if problem is not None:
+            logger.warning("rebuilding %s: %s", task.source.rel_path, problem)
+            return None
     return entry
+
+
+def _read_entry(entry_path: Path) -> RecordingEntry | None:
+    """The entry stored in ``entry_path``, or None (logged) when it cannot be read back."""
+    try:
+        data = json.loads(entry_path.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise TypeError(f"a JSON {type(data).__name__}, not an object")
+        return RecordingEntry.from_dict(data)
+    except (OSError, ValueError, TypeError) as err:  # JSON, UTF-8 and field errors included
+        logger.warning("rebuilding: %s is unreadable (%s)", entry_path, err)
+        return None
 
 
 def _expected_windows(entry: RecordingEntry, task: Task) -> int:
@@ -85,17 +102,28 @@ def _expected_windows(entry: RecordingEntry, task: Task) -> int:
     return len(window_starts(entry.n_samples, task.window_n, task.stride_n))
 
 
-def _npy_shape(path: Path) -> tuple[int, ...] | None:
+def _npy_problem(path: Path, shape: tuple[int | None, ...], dtype: str) -> str | None:
+    """What is wrong with the ``.npy`` at ``path`` for an array of ``shape``, or None."""
     if not path.is_file():
-        return None
-    with path.open("rb") as f:
-        major, _ = np.lib.format.read_magic(f)
-        shape, _, _ = (
-            np.lib.format.read_array_header_1_0(f)
-            if major == 1
-            else np.lib.format.read_array_header_2_0(f)
-        )
-    return tuple(shape)
+        return f"{path} is missing"
+    try:
+        with path.open("rb") as f:
+            major, _ = np.lib.format.read_magic(f)
+            found, _, found_dtype = (
+                np.lib.format.read_array_header_1_0(f)
+                if major == 1
+                else np.lib.format.read_array_header_2_0(f)
+            )
+            data_offset = f.tell()
+    except (OSError, ValueError) as err:
+        return f"{path} has no readable .npy header ({err})"
+    if tuple(found) != shape or found_dtype != np.dtype(dtype):
+        return f"{path} holds {found_dtype} {tuple(found)}, the entry says {dtype} {shape}"
+    size = path.stat().st_size
+    expected = data_offset + int(np.prod(found)) * found_dtype.itemsize
+    if size != expected:
+        return f"{path} is {size} bytes, a complete {dtype} {shape} array is {expected}"
+    return None
 
 
 def process(task: Task) -> RecordingEntry:
@@ -124,6 +152,11 @@ def process(task: Task) -> RecordingEntry:
         entry.status, entry.reason, entry.message = "skipped", err.reason, str(err)
         signal_path.unlink(missing_ok=True)
         labels_path.unlink(missing_ok=True)
+    except BaseException:
+        # No entry is written for an unexpected error; leave no arrays without one either.
+        signal_path.unlink(missing_ok=True)
+        labels_path.unlink(missing_ok=True)
+        raise
     write_json_atomic(entry_path, entry.to_dict())
     return entry
 
@@ -145,10 +178,10 @@ def _build(task: Task, entry: RecordingEntry, signal_path: Path, labels_path: Pa
             "too_short", f"{source.path}: {info.n_samples} samples, fewer than one window"
         )
     labels = label_mask(seizures, info.n_samples, task.recipe.sfreq_hz)
-    tmp = labels_path.with_name(f".{labels_path.name}.tmp-{os.getpid()}")
+    tmp = temp_path(labels_path)
     with tmp.open("wb") as f:
         np.save(f, labels)
-    os.replace(tmp, labels_path)
+    publish(tmp, labels_path)
     starts = window_starts(info.n_samples, task.window_n, task.stride_n)
     fractions = window_seizure_fractions(labels, starts, task.window_n)
     entry.sfreq_in_hz = info.sfreq_in_hz
@@ -161,4 +194,5 @@ def _build(task: Task, entry: RecordingEntry, signal_path: Path, labels_path: Pa
     entry.reference = info.reference
     entry.interpolated = list(info.interpolated)
     entry.bad_channels = dict(info.bad_channels)
+    entry.interpolation_reasons = info.interpolation_reasons
     entry.window_seizure_fraction = [round(float(f), 4) for f in fractions]

@@ -33,6 +33,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -300,11 +301,13 @@ def write_csv_bi(
     bname: str | None = None,
     montage_file: str = "$NEDC_NFC/lib/nedc_eas_default_montage.txt",
     version: str = "csv_v1.0.0",
+    comments: Sequence[tuple[str, str]] = (),
 ) -> None:
     """Write events as a TUSZ term-level ``.csv_bi`` file (times with 4 decimals).
 
     A recording without events gets one ``bckg`` row over its whole duration, as in TUSZ.
-    ``bname`` defaults to the file stem.
+    ``bname`` defaults to the file stem. ``comments`` adds ``# key = value`` header lines after
+    the standard ones (readers, this package's included, skip them).
     """
     path = Path(path)
     _check_writable(events, duration_s)
@@ -313,6 +316,7 @@ def write_csv_bi(
         f"# bname = {bname if bname is not None else path.stem}",
         f"# duration = {_duration_text(duration_s)} secs",
         f"# montage_file = {montage_file}",
+        *(f"# {key} = {' '.join(value.split())}" for key, value in comments),
         "#",
         ",".join(_CSV_HEADER),
     ]

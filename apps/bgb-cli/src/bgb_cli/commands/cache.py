@@ -38,8 +38,10 @@ def build(
 ) -> None:
     """Preprocess every EDF under DATA_ROOT once into OUT and write OUT/manifest.json.
 
-    Bad recordings are skipped with their reason; the exit code is 0 when the build
-    completed, even with skipped files.
+    Bad recordings are skipped with a documented reason and the build goes on. Exit code
+    0 when every recording is ok or skipped for such a reason; 1 when any recording failed
+    for an unexpected reason (after building all the others; each failure is listed on
+    stderr and logged with its traceback, and the next build retries it).
     """
     from bgb_data import build_cache
 
@@ -58,12 +60,22 @@ def build(
         raise click.ClickException(str(err)) from None
     finally:
         bar.close()
+    failed = f", {summary.n_failed} failed" if summary.failed else ""
     click.echo(
-        f"{summary.n_ok} ok, {summary.n_skipped} skipped ({summary.n_reused} reused) "
+        f"{summary.n_ok} ok, {summary.n_skipped} skipped{failed} ({summary.n_reused} reused) "
         f"in {summary.elapsed_s:.1f} s; manifest: {summary.manifest_path}"
     )
     for path, reason, message in summary.skipped:
         click.echo(f"skipped {path}: {reason}: {message}")
+    for path, reason, message in summary.failed:
+        click.echo(f"failed {path}: {reason}: {message}", err=True)
+    if summary.failed:
+        click.echo(
+            f"{summary.n_failed} recordings failed for unexpected reasons (tracebacks are "
+            "logged above); fix the cause and build again: finished recordings are reused",
+            err=True,
+        )
+        raise click.exceptions.Exit(1)
 
 
 class _ProgressBar:

@@ -26,16 +26,26 @@ __all__ = ["detect"]
     "--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True
 )
 @click.option(
+    "--operating-point",
+    "operating_point",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="FA",
+    help="Use the checkpoint's operating point for FA false alarms per 24 h (chosen on dev "
+    "during training or by `bgb evaluate --split dev`; usually 10, 5, 2.5 or 1). "
+    "Default: 10.",
+)
+@click.option(
     "--tau-on",
     type=click.FloatRange(0, 1),
     default=None,
-    help="Hysteresis onset threshold (default: the checkpoint's).",
+    help="Hysteresis onset threshold, overriding the operating point's.",
 )
 @click.option(
     "--tau-off",
     type=click.FloatRange(0, 1),
     default=None,
-    help="Hysteresis offset threshold (default: the checkpoint's).",
+    help="Hysteresis offset threshold, overriding the operating point's.",
 )
 @click.option(
     "--stride",
@@ -51,17 +61,31 @@ def detect(
     checkpoint: Path,
     out_dir: Path,
     device: str,
+    operating_point: float | None,
     tau_on: float | None,
     tau_off: float | None,
     stride_s: float | None,
 ) -> None:
-    """Detect seizures in EDF recordings; write .csv_bi, _events.tsv and .png per file.
+    """Detect seizures in EDF recordings with a trained checkpoint.
 
-    Files that cannot be read are reported one line each and skipped; the exit code is then 2.
+    \b
+    Input: scalp EEG in EDF/EDF+ (continuous) with referential channels for the 19 electrodes
+    of the 10-20 system (labels such as FP1, EEG FP1-REF, Fp1-LE; T3/T4/T5/T6 or T7/T8/P7/P8),
+    any sampling rate (resampled to 256 Hz), at least one model window long (60 s for the
+    shipped configs). Bipolar-only and discontinuous (EDF+D) files are rejected.
+    \b
+    Output, per file, in --out: <stem>.csv_bi (TUSZ events, header comments naming the
+    thresholds), <stem>_events.tsv (BIDS/SzCORE), <stem>.png (probability trace) and
+    <stem>_detect.json (checkpoint, stride, operating point, post-processing).
+    \b
+    Thresholds: the checkpoint's operating point for 10 FA/24h, chosen on dev when it was
+    trained or evaluated (--operating-point picks another); --tau-on/--tau-off override them.
+    A checkpoint without calibration uses its run config's thresholds, and says so.
+    \b
+    Exit code: 0 every file processed, 2 some file rejected (one line each naming file and
+    reason; the others are processed), 1 error (bad checkpoint or options).
     """
-    import dataclasses
-
-    from bgb_cli.detection import detect_file
+    from bgb_cli.detection import choose_operating_point, detect_file, unique_stems
     from bgb_cli.trained import load_trained
     from bgb_cli.training import resolve_device
     from bgb_data import RecordingError
@@ -74,12 +98,21 @@ def detect(
         detector = load_trained(checkpoint, torch_device)
     except (FileNotFoundError, ValueError) as err:
         raise click.ClickException(str(err)) from None
-    post = detector.config.postprocess_config()
-    changes = {k: v for k, v in (("tau_on", tau_on), ("tau_off", tau_off)) if v is not None}
     try:
-        post = dataclasses.replace(post, **changes)
+        choice = choose_operating_point(detector, operating_point, tau_on, tau_off)
     except ValueError as err:
-        raise click.ClickException(f"--tau-on/--tau-off: {err}") from None
+        raise click.ClickException(str(err)) from None
+    click.echo(f"thresholds: {choice.describe()}", err=True)
+    if (
+        stride_s is not None
+        and choice.calibration_stride_s is not None
+        and stride_s != choice.calibration_stride_s
+    ):
+        click.echo(
+            f"note: the thresholds were chosen at a {choice.calibration_stride_s:g} s stride; "
+            f"--stride {stride_s:g} averages other windows, so dev's figures may not hold",
+            err=True,
+        )
     window_s = detector.config.data.window_s
     if stride_s is not None and stride_s > window_s:
         raise click.BadParameter(
@@ -88,7 +121,7 @@ def detect(
             param_hint="--stride",
         )
     rejected = 0
-    for edf in edfs:
+    for edf, stem in zip(edfs, unique_stems(edfs), strict=True):
         try:
             with _WindowProgress(edf.name) as progress:
                 output = detect_file(
@@ -96,17 +129,21 @@ def detect(
                     detector,
                     out_dir,
                     torch_device,
-                    post_config=post,
+                    choice=choice,
                     stride_s=stride_s,
                     on_batch=progress.update,
+                    stem=stem,
                 )
-        except (RecordingError, FileNotFoundError, IsADirectoryError) as err:
+        except (RecordingError, OSError, ValueError, FloatingPointError) as err:
+            # one input's failure is that input's rejection; the rest are still processed
             rejected += 1
             click.echo(f"rejected {edf}: {err}", err=True)
             continue
+        repaired = ", ".join(f"{e} ({why})" for e, why in output.interpolated.items())
         click.echo(
             f"{edf}: {len(output.events)} events in {output.duration_s / 60:.1f} min "
-            f"-> {output.csv_bi.name}, {output.events_tsv.name}, {output.png.name}"
+            f"-> {output.csv_bi.name}, {output.events_tsv.name}, {output.png.name}, "
+            f"{output.sidecar.name}" + (f"; interpolated: {repaired}" if repaired else "")
         )
     if rejected:
         click.echo(f"{rejected} of {len(edfs)} files rejected", err=True)

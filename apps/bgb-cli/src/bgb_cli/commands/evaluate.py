@@ -23,11 +23,28 @@ __all__ = ["evaluate"]
 )
 @click.option("--split", type=click.Choice(["dev", "eval"]), default="eval", show_default=True)
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option(
+    "--recalibrate",
+    is_flag=True,
+    help="Choose the operating points on dev again (and store them in the checkpoint) "
+    "instead of using the checkpoint's.",
+)
 @set_option
 def evaluate(
-    checkpoint: Path, config_path: Path, split: str, out_dir: Path, overrides: tuple[str, ...]
+    checkpoint: Path,
+    config_path: Path,
+    split: str,
+    out_dir: Path,
+    recalibrate: bool,
+    overrides: tuple[str, ...],
 ) -> None:
-    """Score whole recordings of a split: thresholds chosen on dev, frozen for eval."""
+    """Score whole recordings of a split at the checkpoint's operating points.
+
+    The operating points (thresholds for 10, 5, 2.5 and 1 FA/24h) are those stored in the
+    checkpoint, chosen on dev. With --split dev, --recalibrate, a checkpoint without them, or
+    other inference settings in CONFIG than they were chosen with, they are chosen on dev now
+    and stored in the checkpoint, so that `bgb detect` uses them.
+    """
     from bgb_cli.config import ConfigError
     from bgb_cli.evaluation import evaluate_run
     from bgb_cli.reporting import format_metrics_table
@@ -38,6 +55,11 @@ def evaluate(
         cache_dir = ensure_cache(config, progress=config.training.progress)
     except ConfigError as err:
         raise click.ClickException(str(err)) from None
-    report = evaluate_run(checkpoint, config, cache_dir, split, out_dir)
+    try:
+        report = evaluate_run(
+            checkpoint, config, cache_dir, split, out_dir, recalibrate=recalibrate
+        )
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
     click.echo(format_metrics_table(report))
     click.echo(f"report: {out_dir / 'metrics.json'}")

@@ -52,4 +52,5 @@ def score(ref_dir: Path, hyp_dir: Path, json_out: Path | None, missing_as_empty:
             f"{_number(sensitivity, '{:.2f}'):>9}{_number(counts.fa_per_24h, '{:.2f}'):>9}"
         )
     if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(result.to_dict(), indent=2) + "\n")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import random
 from pathlib import Path
 from typing import Any
@@ -47,11 +48,24 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True`` (no arbitrary code runs on load)."""
+    """Read a checkpoint with ``weights_only=True`` (no arbitrary code runs on load).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: the file is not a bgb checkpoint (the message says why).
+    """
     if not Path(path).is_file():
         raise FileNotFoundError(f"checkpoint not found: {path}")
-    payload: dict[str, Any] = torch.load(path, map_location=map_location, weights_only=True)
-    for key in ("config", "model"):
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as err:
+        # not torch's message: it suggests weights_only=False, i.e. running the file's code
+        raise ValueError(
+            f"{path} is not a bgb checkpoint: torch.load refused it ({type(err).__name__})"
+        ) from None
+    if not isinstance(payload, dict):
+        raise ValueError(f"{path} is not a bgb checkpoint: it holds a {type(payload).__name__}")
+    for key in ("config", "model", "detector_config"):
         if key not in payload:
             raise ValueError(f"{path} is not a bgb checkpoint: it has no {key!r} entry")
     return payload

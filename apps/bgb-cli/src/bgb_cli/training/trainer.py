@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from bgb_cli.calibration import Calibration, calibration_from_sweep, read_calibration
 from bgb_cli.config import RunConfig
 from bgb_cli.evaluation import predict_split, sweep_split
 from bgb_cli.inference import autocast_context
@@ -125,6 +126,7 @@ class Trainer:
             and not torch.cuda.is_bf16_supported()
         )
         self.scaler = torch.amp.GradScaler("cuda", enabled=use_fp16)
+        self.calibration: Calibration | None = None
         self.epoch = 0
         self.step = 0
         self.step_in_epoch = 0
@@ -160,6 +162,7 @@ class Trainer:
             "best_epoch": self.best_epoch,
             "bad_epochs": self.bad_epochs,
             "history": self.history,
+            "calibration": None if self.calibration is None else self.calibration.to_dict(),
         }
 
     def resume(self, path: Path) -> None:
@@ -178,6 +181,7 @@ class Trainer:
         self.best_epoch = state["best_epoch"]
         self.bad_epochs = state["bad_epochs"]
         self.history = list(state["history"])
+        self.calibration = read_calibration(state)
         self.echo(f"resumed {path}: epoch {self.epoch + 1}, step {self.step}")
 
     # ------------------------------------------------------------------ training
@@ -333,8 +337,12 @@ class Trainer:
     def _validate(self) -> dict[str, Any]:
         predictions = predict_split(self.model, self.config, self.cache_dir, "dev", self.device)
         if not predictions:
+            self.calibration = None
             return {}
-        return sweep_split(predictions, self.config).summary()
+        sweep = sweep_split(predictions, self.config)
+        # the points travel with this epoch's weights into best.pt / last.pt
+        self.calibration = calibration_from_sweep(sweep, self.config, self.epoch + 1, "dev")
+        return sweep.summary()
 
     def _write_csv(self) -> None:
         keys: list[str] = []
