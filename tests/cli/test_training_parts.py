@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -123,3 +124,18 @@ def test_report_figures_skip_the_curve_without_seizures(tmp_path: Path) -> None:
     names = _figures([prediction], [empty], sweep, [], config, tmp_path)
     assert names == ["recordings/rec.png"]
     assert (tmp_path / "recordings" / "rec.png").is_file()
+
+
+def test_early_stopping_breaks_ties_by_the_stricter_targets() -> None:
+    from bgb_cli.training.trainer import selection_key
+
+    def dev(at10: float | None, at5: float | None, at1: float | None) -> dict[str, Any]:
+        return {"sensitivity_at_10fa": at10, "sensitivity_at_5fa": at5,
+                "sensitivity_at_2.5fa": at5, "sensitivity_at_1fa": at1}  # fmt: skip
+
+    targets = (10.0, 5.0, 2.5, 1.0)
+    early, late = dev(1.0, 0.9, None), dev(1.0, 1.0, 0.95)
+    assert selection_key(late, 10.0, targets) > selection_key(early, 10.0, targets)
+    # the watched target still comes first: no stricter figure outweighs it
+    assert selection_key(dev(0.95, 1.0, 1.0), 10.0, targets) < selection_key(early, 10.0, targets)
+    assert selection_key(dev(None, None, None), 10.0, targets) == (-1.0, -1.0, -1.0, -1.0)

@@ -104,8 +104,8 @@ class TrainingConfig(_Section):
     max_steps_per_epoch: int | None = Field(default=None, ge=1)
     """Stop each epoch after this many optimiser steps (null: the whole epoch)."""
     patience: int = Field(default=5, ge=1)
-    """Epochs without a better dev sensitivity at ``evaluation.early_stopping_fa`` before
-    stopping."""
+    """Epochs without a better dev sensitivity at ``evaluation.early_stopping_fa`` (ties
+    broken by the sensitivity at the stricter ``evaluation.fa_targets``) before stopping."""
     checkpoint_every_steps: int | None = Field(default=None, ge=1)
     """Also write ``last.pt`` every this many steps inside an epoch (null: once per epoch)."""
     smoke_test: bool = False

@@ -9,7 +9,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -132,6 +132,7 @@ class Trainer:
         self.step_in_epoch = 0
         self.epoch_losses: list[float] = []
         self.best_metric: float | None = None
+        self.best_key: tuple[float, ...] | None = None
         self.best_epoch: int | None = None
         self.bad_epochs = 0
         self.history: list[dict[str, Any]] = []
@@ -159,6 +160,7 @@ class Trainer:
             "step_in_epoch": self.step_in_epoch,
             "epoch_losses": self.epoch_losses,
             "best_metric": self.best_metric,
+            "best_key": None if self.best_key is None else list(self.best_key),
             "best_epoch": self.best_epoch,
             "bad_epochs": self.bad_epochs,
             "history": self.history,
@@ -178,6 +180,8 @@ class Trainer:
         self.step_in_epoch = state["step_in_epoch"]
         self.epoch_losses = list(state["epoch_losses"])
         self.best_metric = state["best_metric"]
+        stored_key = state.get("best_key")
+        self.best_key = None if stored_key is None else tuple(stored_key)
         self.best_epoch = state["best_epoch"]
         self.bad_epochs = state["bad_epochs"]
         self.history = list(state["history"])
@@ -300,7 +304,8 @@ class Trainer:
         dev = run_on_main(self._validate, self.distributed)
         target = self.config.evaluation.early_stopping_fa
         metric = dev.get(f"sensitivity_at_{target:g}fa")
-        improved = metric is not None and (self.best_metric is None or metric > self.best_metric)
+        ranking = selection_key(dev, target, self.config.evaluation.fa_targets)
+        improved = metric is not None and (self.best_key is None or ranking > self.best_key)
         self.epoch += 1
         self.step_in_epoch = 0
         self.epoch_losses = []
@@ -318,6 +323,7 @@ class Trainer:
                 writer.add_scalar(f"dev/{key}", value, self.step)
         if improved:
             self.best_metric, self.best_epoch, self.bad_epochs = metric, self.epoch, 0
+            self.best_key = ranking
         else:
             self.bad_epochs += 1
         if self.is_main:
@@ -355,3 +361,19 @@ class Trainer:
             writer.writeheader()
             writer.writerows(self.history)
         tmp.replace(path)
+
+
+def selection_key(
+    dev: dict[str, Any], early_stopping_fa: float, fa_targets: Sequence[float]
+) -> tuple[float, ...]:
+    """How early stopping ranks a dev evaluation (compare tuples; higher is better).
+
+    First the dev OVLP sensitivity at ``early_stopping_fa``; ties go to the epoch with the
+    higher sensitivity at the stricter targets (fewer false alarms allowed), in order. Such an
+    epoch separates seizures from background more widely on dev, so the thresholds chosen for
+    it sit further from the background and transfer to unseen recordings more safely. A
+    target without a reaching threshold counts as -1.
+    """
+    stricter = sorted((t for t in fa_targets if t < early_stopping_fa), reverse=True)
+    values = [dev.get(f"sensitivity_at_{t:g}fa") for t in (early_stopping_fa, *stricter)]
+    return tuple(-1.0 if value is None else float(value) for value in values)
