@@ -59,10 +59,6 @@ class Calibration:
                 return point
         return None
 
-    def targets(self) -> list[float]:
-        """The FA/24h targets this calibration holds, in stored order."""
-        return [point.target_fa_per_24h for point in self.points]
-
     def post_config(self, point: CalibrationPoint) -> PostprocessConfig:
         """The ``bgb_post.PostprocessConfig`` of ``point``: the sweep's, with its thresholds."""
         if not point.usable:

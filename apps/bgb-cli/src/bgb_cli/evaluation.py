@@ -16,7 +16,7 @@ import torch
 
 from bgb_cli.calibration import Calibration, calibration_from_sweep
 from bgb_cli.config import RunConfig
-from bgb_cli.inference import inference_batch_size, predict_recording
+from bgb_cli.inference import inference_batch_size, predict_recording, resolve_device
 from bgb_cli.plots import plot_probability_trace
 
 __all__ = [
@@ -235,7 +235,6 @@ def evaluate_run(
     """
     from bgb_cli.reporting import format_markdown
     from bgb_cli.trained import load_trained, store_calibration
-    from bgb_cli.training.trainer import resolve_device
 
     device = resolve_device(config.training.device)
     trained = load_trained(checkpoint, device)
@@ -247,6 +246,7 @@ def evaluate_run(
         differ = _settings_differ(stored, config)
         why = None if differ is None else f"its calibration used {differ}"
     dev: list[RecordingPrediction] = []
+    dev_sweep: SplitSweep | None = None
     if split == "dev" or why is not None:
         dev = predict_split(trained.model, config, cache_dir, "dev", device)
         if not dev:
@@ -281,7 +281,9 @@ def evaluate_run(
         "calibration": calibration.to_dict(),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    split_sweep = sweep_split(predictions, config)
+    split_sweep = (
+        dev_sweep if split == "dev" and dev_sweep is not None else sweep_split(predictions, config)
+    )
     figures = _figures(
         predictions, events, split_sweep, report["operating_points"], config, out_dir
     )

@@ -11,7 +11,16 @@ from torch import nn
 
 from bgb_data import window_starts
 
-__all__ = ["autocast_context", "inference_batch_size", "predict_recording"]
+__all__ = ["autocast_context", "inference_batch_size", "predict_recording", "resolve_device"]
+
+
+def resolve_device(choice: str) -> torch.device:
+    """``auto`` -> CUDA when present, else CPU; ``cuda`` without a GPU is an error."""
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for, but torch sees no CUDA device")
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(choice)
 
 
 def autocast_context(

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader
 from bgb_cli.calibration import Calibration, calibration_from_sweep, read_calibration
 from bgb_cli.config import RunConfig
 from bgb_cli.evaluation import predict_split, sweep_split
-from bgb_cli.inference import autocast_context
+from bgb_cli.inference import autocast_context, resolve_device
 from bgb_cli.training.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from bgb_cli.training.data import IndexedWindows, make_sampler
 from bgb_cli.training.distributed import (
@@ -36,7 +36,7 @@ from bgb_cli.training.distributed import (
 from bgb_cli.training.losses import focal_loss
 from bgb_cli.training.optim import build_optimizer, build_scheduler
 
-__all__ = ["NonFiniteLossError", "TrainResult", "Trainer", "resolve_device"]
+__all__ = ["NonFiniteLossError", "TrainResult", "Trainer"]
 
 log = logging.getLogger(__name__)
 SMOKE_MAX_STEPS = 10
@@ -44,15 +44,6 @@ SMOKE_MAX_STEPS = 10
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or infinite; the message names the batch's recordings."""
-
-
-def resolve_device(choice: str) -> torch.device:
-    """``auto`` -> CUDA when present, else CPU; ``cuda`` without a GPU is an error."""
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device 'cuda' was asked for, but torch sees no CUDA device")
-    if choice == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(choice)
 
 
 @dataclass
