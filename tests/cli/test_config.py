@@ -28,7 +28,8 @@ def test_five_configs_ship() -> None:
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_shipped_config_validates(path: Path) -> None:
     config = load_config(path, environ={})
-    assert config.detector_config() is not None
+    # the model accepts the config's windows: a whole number of its time steps
+    assert round(config.data.window_s * 256) % config.detector_config().total_stride == 0
     assert 0 < config.postprocess_config().tau_off <= config.postprocess_config().tau_on
 
 
@@ -38,12 +39,21 @@ def test_seed_values_in_train_configs() -> None:
     assert (local.training.batch_size, modal.training.batch_size) == (8, 48)
     assert (local.training.mixed_precision, modal.training.mixed_precision) == (False, True)
     assert local.training.learning_rate == modal.training.learning_rate == 5e-5
-    assert (local.training.num_workers, modal.training.num_workers) == (0, 8)
+    assert (local.training.num_workers, modal.training.num_workers) == (4, 8)
     assert local.training.epochs == modal.training.epochs == 100
     assert local.training.patience == 5
     assert str(modal.data.cache_dir) == "/results/cache/tusz"
     post = local.postprocess_config()
     assert (post.tau_on, post.tau_off, post.min_duration_s) == (0.86, 0.78, 3.0)
+
+
+@pytest.mark.parametrize("name", ["local", "modal"])
+def test_tusz_configs_bound_the_epoch_and_end_the_warmup_inside_the_first(name: str) -> None:
+    training = load_config(ROOT / f"configs/{name}/train.yaml", environ={}).training
+    assert training.windows_per_epoch is not None and training.warmup_steps is not None
+    steps_per_epoch = training.windows_per_epoch // training.batch_size
+    assert 0 < training.warmup_steps < steps_per_epoch
+    assert training.activation_checkpointing  # the seed's batch does not fit without it
 
 
 def test_unknown_key_names_key_and_file(tmp_path: Path) -> None:

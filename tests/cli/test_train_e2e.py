@@ -99,7 +99,13 @@ def test_resume_after_crash_reaches_the_same_weights(
     resumed = Trainer(crashed, cache)
     resumed.resume(tmp_path / "crashed" / "last.pt")
     assert (resumed.epoch, resumed.step, resumed.step_in_epoch) == (1, 6, 2)
-    resumed.fit()
+    reads: list[int] = []
+    dataset = type(resumed.windows.windows)
+    read = dataset.__getitem__
+    with monkeypatch.context() as patch:
+        patch.setattr(dataset, "__getitem__", lambda self, i: reads.append(i) or read(self, i))
+        resumed.fit()
+    assert len(reads) == 2 * 4  # the epoch's last two batches; the first two are not read
 
     expected, got = _weights(tmp_path / "straight"), _weights(tmp_path / "crashed")
     assert expected.keys() == got.keys()
@@ -171,6 +177,93 @@ def test_nonfinite_loss_stops_and_names_the_batch(
     assert ".edf @ " in str(caught.value)
     dump = torch.load(tmp_path / "nan" / "nonfinite_batch.pt", weights_only=True)
     assert dump["x"].shape[0] == 4 and len(dump["windows"]) == 4
+
+
+def test_nan_caught_by_a_stage_check_is_dumped_like_a_nan_loss(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(corpus, tmp_path, "stage")
+    trainer = Trainer(config, ensure_cache(config, progress=False))
+    step = Trainer._train_step
+
+    def poisoned(self: Trainer, *args: Any) -> float:
+        if self.step == 1:  # finite input, a weight gone bad: the encoder's check sees it
+            with torch.no_grad():
+                self.model.encoder.project.weight[0, 0] = float("nan")
+        return step(self, *args)
+
+    monkeypatch.setattr(Trainer, "_train_step", poisoned)
+    with pytest.raises(NonFiniteLossError, match=r"TCN encoder output.*step 2; batch saved"):
+        trainer.fit()
+    dump = torch.load(tmp_path / "stage" / "nonfinite_batch.pt", weights_only=True)
+    assert torch.isfinite(dump["x"]).all() and "TCN encoder output" in dump["error"]
+
+
+def test_a_nan_window_stops_before_the_forward_and_names_it(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(corpus, tmp_path, "input")
+    trainer = Trainer(config, ensure_cache(config, progress=False))
+    dataset = type(trainer.windows.windows)
+    read = dataset.__getitem__
+
+    def poisoned(self: Any, i: int) -> Any:
+        x, y = read(self, i)
+        if trainer.step == 1:
+            x[3, 100] = float("inf")
+        return x, y
+
+    monkeypatch.setattr(dataset, "__getitem__", poisoned)
+    with pytest.raises(NonFiniteLossError, match=r"non-finite values in the input windows.*step 2"):
+        trainer.fit()
+    dump = torch.load(tmp_path / "input" / "nonfinite_batch.pt", weights_only=True)
+    assert not torch.isfinite(dump["x"]).all() and "input windows" in dump["error"]
+
+
+def test_patience_counts_after_the_warmup_and_a_reached_target(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 4 steps per epoch; the warm-up ends at step 14, inside epoch 4
+    config = _config(corpus, tmp_path, "patience", "training.epochs=6", "training.patience=1",
+                     "training.warmup_steps=14")  # fmt: skip
+    trainer = Trainer(config, ensure_cache(config, progress=False))
+    dev = iter([{}, {"sensitivity_at_10fa": 0.5}, {"sensitivity_at_10fa": 0.4},
+                {"sensitivity_at_10fa": 0.4}, {"sensitivity_at_10fa": 0.9}])  # fmt: skip
+    monkeypatch.setattr(trainer, "_validate", lambda: next(dev))
+    result = trainer.fit()
+    # epoch 1 reached no target, epoch 3 ended inside the warm-up: neither counts; epoch 4 does
+    assert result.stopped_early and result.epochs_run == 4 and result.best_epoch == 2
+    assert [row["bad_epochs"] for row in result.history] == [0, 0, 0, 1]
+    lrs = [row["lr"] for row in result.history]  # after steps 4, 8, 12 (warm-up), 16 (cosine)
+    assert lrs[:3] == pytest.approx([5e-3 / 14, 9e-3 / 14, 13e-3 / 14])
+    assert lrs[3] < 1e-3
+
+
+def test_a_warmup_as_long_as_the_run_is_refused(corpus: Path, tmp_path: Path) -> None:
+    config = _config(corpus, tmp_path, "long", "training.warmup_steps=8")
+    with pytest.raises(ValueError, match=r"warmup_steps=8 does not end before the 8 planned"):
+        Trainer(config, ensure_cache(config, progress=False))
+
+
+def test_resume_refuses_a_changed_config_unless_it_is_set(corpus: Path, tmp_path: Path) -> None:
+    import yaml
+
+    config = _config(corpus, tmp_path, "resumed", "training.epochs=1")
+    Trainer(config, ensure_cache(config, progress=False)).fit()
+    tree = config.model_dump(mode="json")
+    tree["training"]["learning_rate"] = 2e-3
+    tree["training"]["focal_gamma"] = 1.0
+    path = tmp_path / "changed.yaml"
+    path.write_text(yaml.safe_dump(tree))
+    refused = CliRunner().invoke(cli, ["train", str(path), "--resume"])
+    assert refused.exit_code == 1
+    assert "differs in training.focal_gamma, training.learning_rate" in refused.output
+    half = CliRunner().invoke(cli, ["train", str(path), "--resume",
+                                    "--set", "training.learning_rate=2e-3"])  # fmt: skip
+    assert half.exit_code == 1 and "differs in training.focal_gamma." in half.output
+    sets = ["--set", "training.learning_rate=2e-3", "--set", "training.focal_gamma=1"]
+    both = CliRunner().invoke(cli, ["train", str(path), "--resume", *sets])
+    assert both.exit_code == 0, both.output
 
 
 @pytest.fixture(scope="module")

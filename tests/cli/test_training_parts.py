@@ -139,3 +139,20 @@ def test_early_stopping_breaks_ties_by_the_stricter_targets() -> None:
     # the watched target still comes first: no stricter figure outweighs it
     assert selection_key(dev(0.95, 1.0, 1.0), 10.0, targets) < selection_key(early, 10.0, targets)
     assert selection_key(dev(None, None, None), 10.0, targets) == (-1.0, -1.0, -1.0, -1.0)
+
+
+def test_epoch_position_skips_to_a_step_without_reading_the_batches_before() -> None:
+    from bgb_cli.training.data import EpochPosition, EpochSampler
+
+    base = EpochSampler(n_items=40, n_per_epoch=30, seed=7)
+    position = EpochPosition(base, batch_size=4, steps_per_epoch=5)  # 20 of the 30 drawn
+    position.set_position(epoch=2, step_in_epoch=0)
+    whole = list(position)
+    base.set_epoch(2)
+    assert whole == list(base)[:20] and len(position) == 20
+    position.set_position(epoch=2, step_in_epoch=3)
+    assert list(position) == whole[12:] and len(position) == 8
+    position.set_position(epoch=2, step_in_epoch=5)
+    assert list(position) == [] and len(position) == 0
+    with pytest.raises(ValueError, match="outside"):
+        position.set_position(epoch=2, step_in_epoch=6)

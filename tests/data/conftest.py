@@ -8,7 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bgb_data import ELECTRODES, generate_corpus, write_edf
+from bgb_data import (
+    ELECTRODES,
+    generate_corpus,
+    label_mask,
+    window_seizure_fractions,
+    window_starts,
+    write_edf,
+)
 
 TUSZ_ORDER = ("FP1", "FP2", "F3", "F4", "C3", "C4", "P3", "P4", "O1", "O2", "F7", "F8",
               "T3", "T4", "T5", "T6", "FZ", "CZ", "PZ")  # fmt: skip
@@ -86,3 +93,59 @@ def tiny_cache(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     summary = build_cache(tiny_corpus, cache)
     assert summary.n_skipped == 0
     return cache
+
+
+def write_window_cache(
+    cache_dir: Path, n_recordings: int, *, duration_s: float = 8.0, window_s: float = 4.0
+) -> Path:
+    """Write a cache of ``n_recordings`` short random recordings straight in the cache's
+    format (``.npy`` arrays under ``recordings/``, a manifest saved by :class:`Manifest`),
+    all in the train split, windows of ``window_s`` without overlap; return ``cache_dir``.
+
+    Building real recordings costs ~50 ms each; this costs well under 1 ms, so tests can
+    afford the thousand recordings that open-file limits need. Every third recording has a
+    seizure from 2 s to 5 s; signals differ per recording (seeded by its position).
+    """
+    from bgb_data import Manifest, Recipe, RecordingEntry
+
+    sfreq_hz = 256.0
+    n = round(duration_s * sfreq_hz)
+    window_n = round(window_s * sfreq_hz)
+    recipe = Recipe()
+    entries = []
+    for k in range(n_recordings):
+        stem = f"recordings/edf/train/p{k:05d}/s001_2010/01_tcp_ar/p{k:05d}_s001_t000"
+        seizures = [(2.0, 5.0)] if k % 3 == 0 else []
+        labels = label_mask(seizures, n, sfreq_hz)
+        signal = np.random.default_rng(k).standard_normal((len(ELECTRODES), n))
+        (cache_dir / stem).parent.mkdir(parents=True, exist_ok=True)
+        np.save(cache_dir / f"{stem}.signal.npy", signal.astype(np.float16))
+        np.save(cache_dir / f"{stem}.labels.npy", labels)
+        starts = window_starts(n, window_n, window_n)
+        entries.append(
+            RecordingEntry(
+                path=f"edf/train/p{k:05d}/s001_2010/01_tcp_ar/p{k:05d}_s001_t000.edf",
+                split="train", patient=f"p{k:05d}", session="s001_2010", montage="01_tcp_ar",
+                status="ok", reason=None, message=None, recipe_hash=recipe.hash(),
+                source_size=0, source_mtime_ns=0, sfreq_in_hz=sfreq_hz, duration_s=duration_s,
+                n_samples=n, seizures=seizures, signal_file=f"{stem}.signal.npy",
+                label_file=f"{stem}.labels.npy",
+                window_seizure_fraction=window_seizure_fractions(labels, starts, window_n).tolist(),
+            )
+        )  # fmt: skip
+    manifest = Manifest(
+        recipe=recipe.to_dict(), recipe_hash=recipe.hash(), data_root=str(cache_dir),
+        sfreq_hz=sfreq_hz, window_n=window_n, stride_n=window_n, recordings=entries,
+    )  # fmt: skip
+    manifest.save(cache_dir)
+    return cache_dir
+
+
+@pytest.fixture
+def window_cache(tmp_path: Path) -> Callable[..., Path]:
+    """:func:`write_window_cache` into a fresh folder: ``window_cache(n_recordings, ...)``."""
+
+    def make(n_recordings: int, **kwargs: float) -> Path:
+        return write_window_cache(tmp_path / "window-cache", n_recordings, **kwargs)
+
+    return make

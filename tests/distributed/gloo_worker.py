@@ -2,11 +2,14 @@
 
 Usage: ``torchrun --nproc-per-node 2 gloo_worker.py INPUT.pt OUT_DIR``: loads the batch and
 weights, runs this rank's half through a synchronised BatchNorm, writes what it saw.
+``torchrun --nproc-per-node 2 gloo_worker.py fail``: rank 1 reports a failure and stays alive;
+rank 0 waits in a collective that rank 1 never joins, until the failure ends it.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import torch
@@ -17,9 +20,19 @@ from bgb_cli.training.distributed import (
     convert_batchnorm,
     init_distributed,
     mean_across_ranks,
+    report_failure,
     run_on_main,
     shutdown,
 )
+
+
+def fail() -> None:
+    context = init_distributed("cpu")
+    assert context is not None
+    if context.rank == 1:
+        report_failure(context, RuntimeError("injected on rank 1"))
+        time.sleep(600)  # alive, so that only rank 0's watcher can end the launch quickly
+    dist.all_reduce(torch.ones(1))  # never completes: rank 1 does not join
 
 
 def main(inputs: Path, out_dir: Path) -> None:
@@ -49,4 +62,7 @@ def main(inputs: Path, out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(sys.argv[2]))
+    if sys.argv[1] == "fail":
+        fail()
+    else:
+        main(Path(sys.argv[1]), Path(sys.argv[2]))

@@ -114,3 +114,48 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path, precision: str) ->
             )
     written = sorted(p.name for p in (tmp_path / "double").iterdir())
     assert written == ["best.pt", "last.pt", "metrics.csv", "tensorboard"]
+
+
+def test_nan_on_one_rank_ends_both_ranks_with_its_message(tmp_path: Path) -> None:
+    import time
+
+    import numpy as np
+
+    from bgb_cli.training.data import make_sampler
+    from bgb_data import WindowDataset, generate_corpus
+
+    corpus, cache = tmp_path / "corpus", tmp_path / "cache"
+    generate_corpus(corpus, hours=0.2, seed=2, recording_minutes=(1.5, 2.0))
+    setting = {"float64": False, "windows": 4}
+    path = write_config(tmp_path, corpus, cache, "nan", setting)
+    config = load_config(path, environ={})
+    ensure_cache(config, progress=False)
+    # poison the window rank 1 reads first (draw position 1), and only that one: with the
+    # window as stride, windows do not overlap, so rank 0's first window stays clean
+    windows = WindowDataset(cache, "train", window_s=4, stride_s=4)
+    sampler = make_sampler(config, windows)
+    sampler.set_epoch(0)
+    drawn = list(sampler)
+    assert drawn[0] != drawn[1]
+    recording, start = (int(v) for v in windows.index[drawn[1]])
+    entry = windows.recordings[recording]
+    signal = np.load(cache / str(entry.signal_file), mmap_mode="r+")
+    signal[:, start : start + windows.window_n] = np.nan
+    signal.flush()
+    del signal, windows
+
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    script = Path(sys.executable).with_name("bgb-train")
+    started = time.monotonic()
+    done = subprocess.run([*torchrun, str(script), str(path)], capture_output=True, text=True,
+                          timeout=300, check=False)  # fmt: skip
+    elapsed = time.monotonic() - started
+    assert done.returncode != 0
+    # rank 1 stops on its input before any collective; rank 0, waiting in the synchronised
+    # BatchNorm's all-reduce, is ended by rank 1's failure report, with its message, long
+    # before the collective timeout
+    message = "rank 0 stops because rank 1: ClickException: non-finite values in the input"
+    assert message in done.stderr, done.stderr[-3000:]
+    assert elapsed < 120, elapsed
+    dump = torch.load(tmp_path / "nan" / "nonfinite_batch_rank1.pt", weights_only=True)
+    assert dump["rank"] == 1 and str(entry.path) in dump["windows"][0]

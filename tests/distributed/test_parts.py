@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -83,6 +84,22 @@ def test_two_gloo_ranks_match_one_process_on_the_whole_batch(tmp_path: Path) -> 
     assert [r["shared"] for r in results] == ["from rank 0"] * 2
 
 
+@pytest.mark.slow
+def test_a_failing_rank_ends_a_rank_waiting_in_a_collective_within_seconds() -> None:
+    import time
+
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+    started = time.monotonic()
+    done = subprocess.run([*torchrun, str(WORKER), "fail"], capture_output=True, text=True,
+                          timeout=300, check=False)  # fmt: skip
+    elapsed = time.monotonic() - started
+    assert done.returncode != 0
+    # rank 1 stays alive after reporting: only rank 0's watcher can end the launch, and the
+    # gloo collective it waits in would otherwise time out after COLLECTIVE_TIMEOUT (3 h)
+    assert "rank 0 stops because rank 1: RuntimeError: injected on rank 1" in done.stderr
+    assert elapsed < 60, elapsed
+
+
 def test_sync_batchnorm_is_batchnorm_outside_a_process_group() -> None:
     torch.manual_seed(1)
     plain = nn.BatchNorm1d(5)
@@ -92,3 +109,39 @@ def test_sync_batchnorm_is_batchnorm_outside_a_process_group() -> None:
     x = torch.randn(6, 5, 7)
     torch.testing.assert_close(synced(x), plain(x))
     torch.testing.assert_close(synced.running_var, plain.running_var)
+
+
+def test_a_failure_reaches_the_other_ranks_with_its_message() -> None:
+    import datetime
+    import threading
+    import time
+
+    import torch.distributed as dist
+
+    from bgb_cli.training.distributed import FailureChannel
+
+    server = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False,
+                           timeout=datetime.timedelta(seconds=10))  # fmt: skip
+    heard: dict[int, str] = {}
+    arrived = threading.Event()
+
+    def listener(rank: int) -> Callable[[str], None]:
+        def on_failure(message: str) -> None:
+            heard[rank] = message
+            arrived.set()
+
+        return on_failure
+
+    channels = [FailureChannel(dist.PrefixStore("bgb_failure", server), rank, poll_s=0.05,
+                               on_failure=listener(rank)) for rank in range(3)]  # fmt: skip
+    channels[1].report("RuntimeError: out of memory", linger=False)
+    channels[2].report(
+        "RuntimeError: a second failure", linger=False
+    )  # the first report is the one kept
+    for channel in channels:
+        channel.start()
+    assert arrived.wait(timeout=10)
+    time.sleep(0.3)  # several polls: the ranks that failed themselves are not told again
+    assert heard == {0: "rank 1: RuntimeError: out of memory"}
+    for channel in channels:
+        channel.stop()

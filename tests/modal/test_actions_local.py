@@ -246,4 +246,5 @@ def test_several_processes_run_bgb_train_under_torchrun(
         train_run(source, n_processes=4)
     dump.parent.mkdir()
     failed = train_run(source, n_processes=4)
-    assert failed.status == "failed" and "non-finite loss" in failed.message
+    assert failed.status == "failed" and "non-finite values" in failed.message
+    assert str(dump) in failed.message

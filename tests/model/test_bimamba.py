@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bgb_model import BiMamba2, BiMambaStack
+from bgb_model import BiMamba2, BiMambaStack, StreamConfig
 from bgb_model._mamba_reference import mamba2_step_by_step
 
 F64 = torch.float64
@@ -96,3 +96,22 @@ def test_stack_bad_configuration_raises(kwargs: dict[str, object], message: str)
     sizes.update(kwargs)
     with pytest.raises(ValueError, match=message):
         BiMambaStack(**sizes)  # type: ignore[arg-type]
+
+
+def test_from_config_takes_every_size_of_the_config() -> None:
+    config = StreamConfig(
+        d_model=12, n_layers=3, d_state=5, headdim=6, d_conv=3, expand=3, chunk_size=40,
+        torch_chunk_size=7, dropout=0.25,
+    )  # fmt: skip
+    stack = BiMambaStack.from_config(config, backend="torch")
+    assert len(stack.layers) == config.n_layers
+    assert stack.norm_f.normalized_shape == (config.d_model,)
+    for block in stack.layers:
+        assert block.dropout.p == config.dropout
+        for layer in (block.mixer.fwd, block.mixer.bwd):
+            assert layer.backend == "torch"
+            assert (layer.d_model, layer.d_state, layer.headdim, layer.d_conv, layer.expand) == (
+                config.d_model, config.d_state, config.headdim, config.d_conv, config.expand
+            )  # fmt: skip
+            assert layer.chunk_size == config.chunk_size
+            assert layer.torch_chunk_size == config.torch_chunk_size

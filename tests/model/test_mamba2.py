@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import math
+from collections.abc import Iterator
 
 import pytest
 import torch
 
 from bgb_model import Mamba2, mamba_kernel_available
+from bgb_model import _mamba_kernel as kernel_module
 from bgb_model import _ssd as ssd_module
+from bgb_model import mamba2 as mamba2_module
 from bgb_model._mamba_reference import mamba2_step_by_step, recurrent_scan
 from bgb_model._ssd import ssd_chunk_scan
 
@@ -253,10 +257,49 @@ def test_state_dict_round_trip() -> None:
     torch.testing.assert_close(target(u), source(u), rtol=0, atol=0)
 
 
-@pytest.mark.skipif(mamba_kernel_available(), reason="mamba-ssm kernels are available here")
-def test_kernel_backend_unavailable_raises_with_install_hint() -> None:
+@pytest.fixture
+def fresh_kernel_probe() -> Iterator[None]:
+    """Forget the cached kernel probe before and after, so a patched answer cannot leak."""
+    kernel_module.kernel_unavailable_reason.cache_clear()
+    yield
+    kernel_module.kernel_unavailable_reason.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("cuda", "import_error", "reason"),
+    [
+        (False, None, "CUDA is not available"),
+        (True, ImportError("No module named 'mamba_ssm'"), "ImportError: No module named"),
+        (True, OSError("libcudart.so.12: cannot open"), "OSError: libcudart"),
+    ],
+    ids=["no-cuda", "not-installed", "broken-build"],
+)
+@pytest.mark.usefixtures("fresh_kernel_probe")
+def test_kernel_probe_reports_false_and_why(
+    monkeypatch: pytest.MonkeyPatch, cuda: bool, import_error: Exception | None, reason: str
+) -> None:
+    real_import = kernel_module.importlib.import_module
+
+    def import_module(name: str) -> object:
+        if name == kernel_module._SCAN_MODULE and import_error is not None:
+            raise import_error
+        return real_import(name)
+
+    monkeypatch.setattr(kernel_module.torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(kernel_module.importlib, "import_module", import_module)
     assert mamba_kernel_available() is False
-    with pytest.raises(RuntimeError, match=r"uv sync --all-packages --extra cuda"):
+    found = kernel_module.kernel_unavailable_reason()
+    assert found is not None and reason in found
+
+
+def test_kernel_backend_unavailable_raises_with_reason_and_install_hint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(mamba2_module, "kernel_unavailable_reason", lambda: "no mamba-ssm here")
+    assert mamba_kernel_available() is False
+    with pytest.raises(
+        RuntimeError, match=r"no mamba-ssm here.*uv sync --all-packages --extra cuda"
+    ):
         Mamba2(8, 4, headdim=4, backend="kernel")
 
 
@@ -267,13 +310,19 @@ def test_kernel_backend_refuses_cpu_input() -> None:
         module(torch.randn(1, 5, 8))
 
 
-def test_auto_backend_runs_torch_on_cpu_and_logs_it(caplog: pytest.LogCaptureFixture) -> None:
+def test_auto_backend_runs_torch_on_cpu_and_logs_it(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(mamba2_module, "_logged_choices", set())  # as in a fresh process
     module = small_module(11)
     module.backend = "auto"
     u = torch.randn(1, 10, 8)
-    with caplog.at_level("INFO", logger="bgb_model.mamba2"):
-        expected = small_module(11)(u)
+    expected = small_module(11)(u)  # backend "torch": its own message, before the capture
+    with caplog.at_level(logging.INFO, logger="bgb_model.mamba2"):
         torch.testing.assert_close(module(u), expected, rtol=0, atol=0)
+        module(u)  # once per process: the second call logs nothing
+    messages = [r.getMessage() for r in caplog.records if r.name == "bgb_model.mamba2"]
+    assert len(messages) == 1 and "backend: torch (auto; input on cpu)" in messages[0], messages
 
 
 @pytest.mark.parametrize(
@@ -316,8 +365,6 @@ def test_auto_on_cuda_without_kernels_warns_once_loudly(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from types import SimpleNamespace
-
-    from bgb_model import mamba2 as mamba2_module
 
     monkeypatch.setattr(mamba2_module, "kernel_unavailable_reason", lambda: "no mamba-ssm")
     monkeypatch.setattr(mamba2_module, "_logged_choices", set())

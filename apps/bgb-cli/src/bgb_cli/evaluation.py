@@ -1,5 +1,11 @@
 """Whole-recording evaluation: stitched inference per recording, post-processing, scoring
-pooled over a split, operating points chosen on dev and frozen for eval, and the report."""
+pooled over a split, operating points chosen on dev and frozen for eval, and the report.
+
+Recordings the cache skipped (too short, unreadable, ...) cannot be scored, but they are part
+of the split: each score is given twice, over the scored recordings and over the whole split,
+where a skipped recording counts as one on which the detector output nothing (its seizures
+missed, its hours in the FA/24h denominator), as NEDC scores an empty hypothesis file.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from bgb_cli.calibration import Calibration, calibration_from_sweep
 from bgb_cli.config import RunConfig
 from bgb_cli.inference import inference_batch_size, predict_recording, resolve_device
 from bgb_cli.plots import plot_probability_trace
+from bgb_cli.skipped import Missed, as_missed, skipped_recordings, whole_split_summary
 
 __all__ = [
     "RecordingPrediction",
@@ -112,18 +119,25 @@ def sweep_split(predictions: Sequence[RecordingPrediction], config: RunConfig) -
 
 
 def _score_all(
-    predictions: Sequence[RecordingPrediction], post_config: Any
+    predictions: Sequence[RecordingPrediction], post_config: Any, missed: Sequence[Missed]
 ) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """Per method, the scores pooled over the scored recordings, and under ``whole_split``
+    over them and the ``missed`` (skipped) ones; also each scored recording's events."""
     from bgb_data import SFREQ_HZ
     from bgb_eval import score_recordings
     from bgb_post import postprocess
 
     events = [postprocess(p.probs, SFREQ_HZ, post_config) for p in predictions]
-    pooled = score_recordings(
-        (p.reference, hyp, p.duration_s) for p, hyp in zip(predictions, events, strict=True)
-    )
-    scores = pooled.to_dict()
-    return {key: scores[key] for key in ("ovlp", "taes", "szcore")}, events
+    scored = [(p.reference, hyp, p.duration_s) for p, hyp in zip(predictions, events, strict=True)]
+    scores = _methods(score_recordings(scored).to_dict())
+    # One pool, so that every method counts a skipped recording exactly as NEDC counts an
+    # empty hypothesis file (SzCORE's merging of close seizures included).
+    whole = _methods(score_recordings([*scored, *missed]).to_dict()) if missed else dict(scores)
+    return {**scores, "whole_split": whole}, events
+
+
+def _methods(scores: dict[str, Any]) -> dict[str, Any]:
+    return {key: scores[key] for key in ("ovlp", "taes", "szcore")}
 
 
 def _sample_ranking(predictions: Sequence[RecordingPrediction], cache_dir: Path) -> dict[str, Any]:
@@ -138,9 +152,9 @@ def _sample_ranking(predictions: Sequence[RecordingPrediction], cache_dir: Path)
 
 
 def _operating_points(
-    predictions: Sequence[RecordingPrediction], calibration: Calibration
+    predictions: Sequence[RecordingPrediction], calibration: Calibration, missed: Sequence[Missed]
 ) -> list[dict[str, Any]]:
-    """Scores of ``predictions`` at each calibrated operating point."""
+    """Scores of ``predictions`` (and of the whole split) at each calibrated operating point."""
     points = []
     for point in calibration.points:
         entry: dict[str, Any] = {
@@ -151,7 +165,7 @@ def _operating_points(
             "dev_fa_per_24h": point.dev_fa_per_24h,
         }
         if point.usable:
-            scores, _ = _score_all(predictions, calibration.post_config(point))
+            scores, _ = _score_all(predictions, calibration.post_config(point), missed)
             entry.update(**scores)
         points.append(entry)
     return points
@@ -232,6 +246,11 @@ def evaluate_run(
     ``split`` is dev, when ``recalibrate`` is set, when the checkpoint has none, or when its
     calibration was made with other inference settings (window, stride, post-processing) than
     ``config`` holds; the report's ``thresholds_from`` says which.
+
+    Every score is also given under ``whole_split`` for the whole split: the recordings the
+    cache skipped (``skipped_recordings``, read back from the corpus at ``config.data.root``)
+    are added as recordings with no detections; the report's ``whole_split`` says what that
+    covers and whether it is complete.
     """
     from bgb_cli.reporting import format_markdown
     from bgb_cli.trained import load_trained, store_calibration
@@ -265,7 +284,15 @@ def evaluate_run(
     )
     if not predictions:
         raise ValueError(f"{cache_dir}: no usable recordings in split {split!r}")
-    default_scores, events = _score_all(predictions, config.postprocess_config())
+    skipped = skipped_recordings(cache_dir, split, config.data.root)
+    missed = as_missed(skipped)
+    if len(missed) < len(skipped):
+        log.warning(
+            "%d of the %d recordings the cache skipped in %s have unknown seizures or duration; "
+            "the whole-split scores leave them out (see skipped_recordings in metrics.json)",
+            len(skipped) - len(missed), len(skipped), split,
+        )  # fmt: skip
+    default_scores, events = _score_all(predictions, config.postprocess_config(), missed)
     post = config.postprocess_config()
     report: dict[str, Any] = {
         "split": split,
@@ -277,8 +304,10 @@ def evaluate_run(
         "n_seizures": int(sum(len(p.reference) for p in predictions)),
         **_sample_ranking(predictions, cache_dir),
         "default_thresholds": {"tau_on": post.tau_on, "tau_off": post.tau_off, **default_scores},
-        "operating_points": _operating_points(predictions, calibration),
+        "operating_points": _operating_points(predictions, calibration, missed),
         "calibration": calibration.to_dict(),
+        "whole_split": whole_split_summary(predictions, skipped, missed, config.data.limit_files),
+        "skipped_recordings": [s.to_dict() for s in skipped],
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     split_sweep = (

@@ -236,41 +236,36 @@ def train_run(source: ConfigSource, n_processes: int = 1) -> TrainOutcome:
 
 def _torchrun(args: list[str], n_processes: int, run_dir: Path) -> str:
     """Run ``bgb-train ARGS`` under torchrun; return a failure the run reported, or ``""``."""
-    dump = run_dir / "nonfinite_batch.pt"  # written by the trainer when the loss is not finite
-    dump_before = _modified_ns(dump)
+    # the trainer writes nonfinite_batch.pt (rank 0) or nonfinite_batch_rankN.pt when a loss
+    # or a model stage is not finite
+    before = _dumps(run_dir)
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                f"--nproc-per-node={n_processes}", "-m", "bgb_modal.train_entry", *args]  # fmt: skip
     log.info("running %s", " ".join(command))
     returncode = subprocess.run(command, check=False).returncode
     if returncode == 0:
         return ""
-    if _modified_ns(dump) not in (None, dump_before):
-        return f"non-finite loss; the batch is saved in {dump} (see the log above)"
+    new = sorted(str(p) for p, ns in _dumps(run_dir).items() if before.get(p) != ns)
+    if new:
+        return f"non-finite values; the batch is saved in {', '.join(new)} (see the log above)"
     raise RuntimeError(f"torchrun exited with code {returncode}; see the log above")
 
 
-def _modified_ns(path: Path) -> int | None:
-    return path.stat().st_mtime_ns if path.is_file() else None
+def _dumps(run_dir: Path) -> dict[Path, int]:
+    """The trainer's non-finite batch dumps in ``run_dir`` and their modification times."""
+    return {p: p.stat().st_mtime_ns for p in run_dir.glob("nonfinite_batch*.pt")}
 
 
 def _check_same_config(last: Path, config: Any) -> None:
     from bgb_cli.training.checkpoint import load_checkpoint
+    from bgb_cli.training.trainer import config_differences
 
-    stored = load_checkpoint(last)["config"]
-    current = config.model_dump(mode="json")
-    if stored != current:
-        changed = sorted(_differences(stored, current))
+    changed = config_differences(load_checkpoint(last)["config"], config)
+    if changed:
         raise ValueError(
             f"{last} was written by another configuration (changed: {', '.join(changed[:8])}); "
             "set a new output.run_dir for a new run, or delete the folder to start over"
         )
-
-
-def _differences(a: Any, b: Any, prefix: str = "") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        keys = sorted(set(a) | set(b))
-        return [d for k in keys for d in _differences(a.get(k), b.get(k), f"{prefix}{k}.")]
-    return [] if a == b else [prefix.rstrip(".")]
 
 
 def _last_row(config: Any) -> dict[str, str]:

@@ -8,7 +8,7 @@ One recording: :func:`prepare_recording` (EDF -> (19, n) ``.npy`` at 256 Hz) and
 
 from bgb_data._cache import BuildSummary, ProgressCallback, build_cache, open_labels, open_signal
 from bgb_data._channels import ELECTRODES, NEIGHBOURS, canonical_electrode, match_electrodes
-from bgb_data._dataset import BalancedSampler, WindowDataset
+from bgb_data._dataset import DEFAULT_MAX_OPEN_RECORDINGS, BalancedSampler, WindowDataset
 from bgb_data._edf import read_edf_header, write_edf
 from bgb_data._errors import SKIP_REASONS, RecordingError
 from bgb_data._fanout import CachePlan, build_recording, plan_cache_build, write_manifest
@@ -20,6 +20,7 @@ from bgb_data._synth_corpus import SynthSummary, generate_corpus
 from bgb_data._windows import STRIDE_N, WINDOW_N, window_seizure_fractions, window_starts
 
 __all__ = [
+    "DEFAULT_MAX_OPEN_RECORDINGS",
     "ELECTRODES",
     "NEIGHBOURS",
     "RECIPE_VERSION",

@@ -7,18 +7,28 @@ dataset with ``__len__``/``__getitem__`` and any iterable of indices as ``sample
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bgb_data._cache import open_labels, open_signal
 from bgb_data._labels import label_mask
 from bgb_data._manifest import Manifest, RecordingEntry
+from bgb_data._npymap import NpyLayout, map_array, read_layout
 from bgb_data._windows import window_seizure_fractions, window_starts
 
-__all__ = ["BalancedSampler", "WindowDataset"]
+__all__ = ["DEFAULT_MAX_OPEN_RECORDINGS", "BalancedSampler", "WindowDataset"]
+
+DEFAULT_MAX_OPEN_RECORDINGS = 64
+"""Recordings a :class:`WindowDataset` keeps mapped per process: 128 file descriptors (two
+arrays each), an eighth of the usual soft limit of 1,024, leaving the rest to torch,
+DataLoader queues and the tensors in flight between processes. A larger set buys little
+under random sampling: on TUSZ (~3,700 training recordings) even 1,000 open recordings
+would serve barely a quarter of the reads without reopening, and a reopen (two maps, their
+first-touch page faults, unmapping the evicted pair) costs about 110 us against about
+230 us for reading the 60 s window itself (benchmarks/bench_loader.py)."""
 
 
 class WindowDataset:
@@ -27,10 +37,16 @@ class WindowDataset:
     ``dataset[i]`` is ``(x, y)``: x float32 (19, window_n), y float32 (window_n,) 0/1,
     read from the memory-mapped cache (no stored copies of overlapping windows).
 
+    At most ``max_open_recordings`` recordings stay mapped in a process, each holding two
+    file descriptors (signal and labels); opening one more releases the least recently
+    read, closing its descriptors. Maps are not pickled: each DataLoader worker opens its
+    own. Not thread-safe: give each thread its own dataset.
+
     Attributes:
         recordings: the manifest entries used (status ``ok``, this split), in order.
         index: int64 (n_windows, 2) of (recording position in ``recordings``, start sample).
         seizure_fraction: float32 (n_windows,) seizure share of each window's samples.
+        max_open_recordings: the bound on recordings mapped at once in this process.
     """
 
     def __init__(
@@ -40,11 +56,15 @@ class WindowDataset:
         window_s: float = 60.0,
         stride_s: float = 10.0,
         manifest: Manifest | None = None,
+        max_open_recordings: int = DEFAULT_MAX_OPEN_RECORDINGS,
     ) -> None:
+        if max_open_recordings < 1:
+            raise ValueError(f"max_open_recordings {max_open_recordings} must be >= 1")
         self.cache_dir = Path(cache_dir)
         self.manifest = manifest if manifest is not None else Manifest.load(self.cache_dir)
         self.window_n = _samples(window_s, self.manifest.sfreq_hz, "window_s")
         self.stride_n = _samples(stride_s, self.manifest.sfreq_hz, "stride_s")
+        self.max_open_recordings = max_open_recordings
         self.recordings: list[RecordingEntry] = self.manifest.select(split=split, status="ok")
         if not self.recordings:
             raise ValueError(f"{self.cache_dir}: no recordings with status ok in split {split!r}")
@@ -56,7 +76,10 @@ class WindowDataset:
             fractions.append(self._fractions(entry, starts, n))
         self.index = np.concatenate(index)  # (n_windows, 2)
         self.seizure_fraction = np.concatenate(fractions)
-        self._maps: dict[int, tuple[np.memmap, np.memmap]] = {}
+        # recording position -> (signal, labels) maps, least recently read first
+        self._maps: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        # recording position -> header layouts, so a reopen after eviction parses nothing
+        self._layouts: dict[int, tuple[NpyLayout, NpyLayout]] = {}
 
     def _fractions(self, entry: RecordingEntry, starts: np.ndarray, n: int) -> np.ndarray:
         """Manifest fractions when the geometry matches, else from the seizure intervals."""
@@ -82,20 +105,67 @@ class WindowDataset:
         y = np.array(labels[start:stop], dtype=np.float32)  # (window_n,)
         return x, y
 
-    def _open(self, rec: int) -> tuple[np.memmap, np.memmap]:
-        if rec not in self._maps:
+    @property
+    def n_open_recordings(self) -> int:
+        """Recordings mapped in this process now (at most ``max_open_recordings``)."""
+        return len(self._maps)
+
+    def close(self) -> None:
+        """Release every open map now (later reads reopen what they need)."""
+        self._maps.clear()
+
+    def _open(self, rec: int) -> tuple[np.ndarray, np.ndarray]:
+        maps = self._maps.get(rec)
+        if maps is not None:
+            self._maps.move_to_end(rec)
+            return maps
+        if len(self._maps) >= self.max_open_recordings:
+            # Nothing else refers to the evicted arrays (reads return copies), so freeing
+            # them here unmaps both files and closes their descriptors.
+            self._maps.popitem(last=False)
+        signal_layout, labels_layout = self._layout(rec)
+        maps = (map_array(signal_layout), map_array(labels_layout))
+        self._maps[rec] = maps
+        return maps
+
+    def _layout(self, rec: int) -> tuple[NpyLayout, NpyLayout]:
+        """Header layouts of a recording's two arrays, read and checked on first use."""
+        layouts = self._layouts.get(rec)
+        if layouts is None:
             entry = self.recordings[rec]
-            self._maps[rec] = (
-                open_signal(self.cache_dir, entry),
-                open_labels(self.cache_dir, entry),
+            n = _n_samples(entry)
+            layouts = (
+                _checked_layout(self.cache_dir, entry.signal_file, (19, n), _SIGNAL_DTYPES),
+                _checked_layout(self.cache_dir, entry.label_file, (n,), (np.dtype(np.uint8),)),
             )
-        return self._maps[rec]
+            self._layouts[rec] = layouts
+        return layouts
 
     def __getstate__(self) -> dict[str, Any]:
         # Memory maps are reopened in each DataLoader worker, not pickled.
         state = self.__dict__.copy()
-        state["_maps"] = {}
+        state["_maps"] = OrderedDict()
         return state
+
+
+_SIGNAL_DTYPES = (np.dtype(np.float16), np.dtype(np.float32))
+
+
+def _checked_layout(
+    cache_dir: Path, relative: str | None, shape: tuple[int, ...], dtypes: tuple[np.dtype[Any], ...]
+) -> NpyLayout:
+    """The layout of a cache array, which must have the shape and a dtype the entry implies."""
+    if relative is None:
+        raise ValueError(f"{cache_dir}: a manifest entry with status ok names no array file")
+    path = cache_dir / relative
+    layout = read_layout(path)
+    if layout.shape != shape or layout.dtype not in dtypes or layout.fortran_order:
+        order = "Fortran" if layout.fortran_order else "C"
+        raise ValueError(
+            f"{path}: holds {layout.dtype} {layout.shape} ({order} order), the manifest "
+            f"implies {' or '.join(map(str, dtypes))} {shape} (C order); rebuild the cache"
+        )
+    return layout
 
 
 _FLOAT16_TO_32 = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.float32)
@@ -105,7 +175,9 @@ _FLOAT16_TO_32 = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.
 def _as_float32(block: np.ndarray) -> np.ndarray:
     """A float32 copy of a float16 or float32 block (exact)."""
     if block.dtype == np.float16:
-        return np.take(_FLOAT16_TO_32, np.ascontiguousarray(block).view(np.uint16))
+        # A uint16 index always lies inside the 65,536-entry table, so "wrap" never wraps:
+        # it only skips the bounds check of the default mode (a quarter of the read time).
+        return np.take(_FLOAT16_TO_32, block.view(np.uint16), mode="wrap")
     return np.array(block, dtype=np.float32)
 
 

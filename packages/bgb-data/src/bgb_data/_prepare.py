@@ -132,14 +132,15 @@ def prepare_recording(
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix=".prep-", dir=out_path.parent) as scratch:
         t0 = time.perf_counter()
-        raw_rows = _read_rows(header, [match.channel_of[e] for e in present], Path(scratch))
-        t1 = time.perf_counter()
-        filtered, bad, typical = _filter_rows(raw_rows, present, sfreq_in_hz, recipe, Path(scratch))
-        raw_rows.close()
-        t2 = time.perf_counter()
-        weights, interpolated = _mixing_weights(present, (*match.missing, *bad), recipe, edf_path)
-        scale_uv = _write_output(filtered, weights, recipe, out_path, edf_path)
-        filtered.close()
+        with _read_rows(header, [match.channel_of[e] for e in present], Path(scratch)) as raw:
+            t1 = time.perf_counter()
+            filtered, bad, typical = _filter_rows(raw, present, sfreq_in_hz, recipe, Path(scratch))
+        with filtered:
+            t2 = time.perf_counter()
+            weights, interpolated = _mixing_weights(
+                present, (*match.missing, *bad), recipe, edf_path
+            )
+            scale_uv = _write_output(filtered, weights, recipe, out_path, edf_path)
         timings = {"read": t1 - t0, "filter": t2 - t1, "write": time.perf_counter() - t2}
     return PreparedInfo(
         edf_path=edf_path,
@@ -240,12 +241,16 @@ def _read_rows(header: EdfHeader, labels: list[str], scratch: Path) -> RowFile:
             f"{edf_path}: MNE reads {raw.n_times} samples per channel, the header states {n_in}",
         )
     rows = RowFile(scratch / "raw.f32", len(labels), n_in, "float32")
-    for start in range(0, n_in, _READ_CHUNK_N):
-        stop = min(start + _READ_CHUNK_N, n_in)
-        chunk = raw.get_data(picks=picks, start=start, stop=stop)  # (n_picks, stop - start), V
-        chunk *= 1e6
-        for i in range(len(labels)):
-            rows.write(i, start, chunk[i])
+    try:
+        for start in range(0, n_in, _READ_CHUNK_N):
+            stop = min(start + _READ_CHUNK_N, n_in)
+            chunk = raw.get_data(picks=picks, start=start, stop=stop)  # (n_picks, n), V
+            chunk *= 1e6
+            for i in range(len(labels)):
+                rows.write(i, start, chunk[i])
+    except BaseException:
+        rows.close()
+        raise
     return rows
 
 
@@ -284,16 +289,20 @@ def _filter_rows(
                   "float32")  # fmt: skip
     bad: dict[str, str] = {}
     typical: dict[str, float] = {}
-    for i, electrode in enumerate(present):
-        row = raw_rows.read(i)
-        kind = bad_channel_kind(row, sfreq_in_hz, recipe)
-        if kind is not None:
-            logger.info("%s: electrode %s is %s", raw_rows.path, electrode, kind)
-            bad[electrode] = kind
-            continue
-        filtered = resample_and_filter(row, up, down, sos)
-        typical[electrode] = typical_ptp_uv(filtered, recipe.sfreq_hz)
-        out.write(i, 0, filtered)
+    try:
+        for i, electrode in enumerate(present):
+            row = raw_rows.read(i)
+            kind = bad_channel_kind(row, sfreq_in_hz, recipe)
+            if kind is not None:
+                logger.info("%s: electrode %s is %s", raw_rows.path, electrode, kind)
+                bad[electrode] = kind
+                continue
+            filtered = resample_and_filter(row, up, down, sos)
+            typical[electrode] = typical_ptp_uv(filtered, recipe.sfreq_hz)
+            out.write(i, 0, filtered)
+    except BaseException:
+        out.close()
+        raise
     # Judged before any mixing: the common average would spread an outlier into every row.
     for electrode in amplitude_outliers(typical, recipe):
         others_uv = np.median([v for e, v in typical.items() if e != electrode])

@@ -58,6 +58,13 @@ class RowFile:
             os.close(self._fd)
             self._fd = -1
 
+    def __enter__(self) -> RowFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # A plain descriptor has no finaliser: a rejection midway must not leak it.
+        self.close()
+
 
 def npy_row_writer(path: Path, n_rows: int, n_cols: int, dtype: str) -> RowFile:
     """Create a ``.npy`` file of shape (n_rows, n_cols) and return a writer for its rows."""

@@ -21,6 +21,7 @@ from bgb_data._errors import RecordingError
 from bgb_data._labels import find_annotation, label_mask, read_seizures
 from bgb_data._layout import SourceFile
 from bgb_data._manifest import RecordingEntry, write_json_atomic
+from bgb_data._npymap import read_layout
 from bgb_data._prepare import prepare_recording
 from bgb_data._recipe import Recipe
 from bgb_data._windows import window_seizure_fractions, window_starts
@@ -107,20 +108,13 @@ def _npy_problem(path: Path, shape: tuple[int | None, ...], dtype: str) -> str |
     if not path.is_file():
         return f"{path} is missing"
     try:
-        with path.open("rb") as f:
-            major, _ = np.lib.format.read_magic(f)
-            found, _, found_dtype = (
-                np.lib.format.read_array_header_1_0(f)
-                if major == 1
-                else np.lib.format.read_array_header_2_0(f)
-            )
-            data_offset = f.tell()
+        layout = read_layout(path)
     except (OSError, ValueError) as err:
         return f"{path} has no readable .npy header ({err})"
-    if tuple(found) != shape or found_dtype != np.dtype(dtype):
-        return f"{path} holds {found_dtype} {tuple(found)}, the entry says {dtype} {shape}"
+    if layout.shape != shape or layout.dtype != np.dtype(dtype):
+        return f"{path} holds {layout.dtype} {layout.shape}, the entry says {dtype} {shape}"
     size = path.stat().st_size
-    expected = data_offset + int(np.prod(found)) * found_dtype.itemsize
+    expected = layout.offset + layout.data_bytes
     if size != expected:
         return f"{path} is {size} bytes, a complete {dtype} {shape} array is {expected}"
     return None

@@ -33,6 +33,10 @@ the choice; only the heads past the bound pay for the masked form.
 
 Compute happens in float32 (float64 stays float64) with autocast off, whatever the input dtype.
 
+The same algorithm without these refinements (one (Q x Q) decay matrix per head, segment sums
+and einsums) is ``bgb_model._mamba_reference.chunked_scan``; tests hold this path to it and to
+the step-by-step recurrence within a derived float64 rounding bound.
+
 References: Dao & Gu 2024, "Transformers are SSMs: Generalized Models and Efficient Algorithms
 Through Structured State Space Duality", section 6 (the SSD algorithm).
 """

@@ -15,27 +15,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from bgb_model._checkpoint import run_segment
 from bgb_model.bimamba import BiMambaStack
-from bgb_model.config import EdgeStreamConfig, StreamConfig
+from bgb_model.config import EdgeStreamConfig
 from bgb_model.mamba2 import Mamba2Backend
 
-__all__ = ["EdgeStream", "build_stream", "pairs_to_adjacency"]
-
-
-def build_stream(config: StreamConfig, backend: Mamba2Backend) -> BiMambaStack:
-    """A BiMamba stack with the sizes of ``config``."""
-    return BiMambaStack(
-        d_model=config.d_model,
-        n_layers=config.n_layers,
-        d_state=config.d_state,
-        headdim=config.headdim,
-        d_conv=config.d_conv,
-        expand=config.expand,
-        chunk_size=config.chunk_size,
-        torch_chunk_size=config.torch_chunk_size,
-        dropout=config.dropout,
-        backend=backend,
-    )
+__all__ = ["EdgeStream", "pairs_to_adjacency"]
 
 
 def pairs_to_adjacency(weights: Tensor, n_nodes: int) -> Tensor:
@@ -58,7 +43,13 @@ def pairs_to_adjacency(weights: Tensor, n_nodes: int) -> Tensor:
 
 
 class EdgeStream(nn.Module):
-    """Node features to a learned per-timestep adjacency."""
+    """Node features to a learned per-timestep adjacency.
+
+    ``activation_checkpointing`` (default False, not in the state dict): in training with
+    autograd recording, the pair features (projection, products, differences, embedding) are
+    recomputed during backward from the node features instead of being stored; the stream's
+    own BiMamba2 layers have their own switch.
+    """
 
     def __init__(
         self, config: EdgeStreamConfig, n_nodes: int, node_width: int, backend: Mamba2Backend
@@ -67,20 +58,19 @@ class EdgeStream(nn.Module):
         self.n_nodes = n_nodes
         self.node_to_pair = nn.Linear(node_width, config.pair_width)
         self.pair_embed = nn.Linear(2 * config.pair_width, config.stream.d_model)
-        self.stream = build_stream(config.stream, backend)
+        self.stream = BiMambaStack.from_config(config.stream, backend)
         self.to_weight = nn.Linear(config.stream.d_model, 1)
         rows, cols = torch.triu_indices(n_nodes, n_nodes, offset=1)
         self.register_buffer("rows", rows, persistent=False)
         self.register_buffer("cols", cols, persistent=False)
+        self.activation_checkpointing = False
 
     def forward(self, nodes: Tensor) -> Tensor:
         """Shapes: nodes (B, N, T, D) -> adjacency (B, T, N, N), symmetric, zero diagonal."""
         batch, _, n_steps, _ = nodes.shape
         # 1. symmetric pair features
-        proj = self.node_to_pair(nodes)  # (B, N, T, P)
-        left, right = proj[:, self.rows], proj[:, self.cols]  # (B, Q, T, P) each
-        pair = torch.cat([left * right, (left - right).abs()], dim=-1)  # (B, Q, T, 2P)
-        edges = self.pair_embed(pair)  # (B, Q, T, De)
+        recompute = self.activation_checkpointing and self.training
+        edges = run_segment(self.pair_features, nodes, enabled=recompute)  # (B, Q, T, De)
         n_pairs, width = edges.shape[1], edges.shape[3]
         # 2. bidirectional SSM over time, one sequence per pair
         edges = self.stream(edges.reshape(batch * n_pairs, n_steps, width))  # (B*Q, T, De)
@@ -88,3 +78,14 @@ class EdgeStream(nn.Module):
         weights = torch.sigmoid(self.to_weight(edges))  # (B*Q, T, 1)
         weights = weights.reshape(batch, n_pairs, n_steps).transpose(1, 2)  # (B, T, Q)
         return pairs_to_adjacency(weights, self.n_nodes)  # (B, T, N, N)
+
+    def pair_features(self, nodes: Tensor) -> Tensor:
+        """Embedded ``[p_i * p_j, |p_i - p_j|]`` of every pair i < j.
+
+        Shapes: nodes (B, N, T, D) -> (B, Q, T, De), Q = N(N-1)/2 in triu_indices order.
+        """
+        proj = self.node_to_pair(nodes)  # (B, N, T, P)
+        left, right = proj[:, self.rows], proj[:, self.cols]  # (B, Q, T, P) each
+        pair = torch.cat([left * right, (left - right).abs()], dim=-1)  # (B, Q, T, 2P)
+        edges: Tensor = self.pair_embed(pair)  # (B, Q, T, De)
+        return edges

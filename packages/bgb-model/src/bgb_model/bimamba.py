@@ -7,6 +7,12 @@ direction alone is causal in its own reading order.
 ``BiMambaStack`` is ``n_layers`` pre-norm residual blocks, x = x + dropout(BiMamba2(RMSNorm(x))),
 followed by a final RMSNorm (``norm_f``), as in mamba-ssm's ``MixerModel``.
 
+With ``activation_checkpointing`` set on a ``BiMamba2`` (``Detector.set_activation_checkpointing``
+does it), each direction is one recomputed segment in training: only the normalised block input
+is kept. Per direction rather than per block because recomputing a whole block at once would
+hold both directions' activations together, the largest single allocation of the edge stream
+(benchmarks/bench_memory.py).
+
 References: Dao & Gu 2024, "Transformers are SSMs" (Mamba2); Zhu et al. 2024, "Vision Mamba"
 (bidirectional Mamba blocks).
 """
@@ -16,6 +22,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from bgb_model._checkpoint import run_segment
+from bgb_model.config import StreamConfig
 from bgb_model.mamba2 import Mamba2, Mamba2Backend
 
 __all__ = ["BiMamba2", "BiMambaBlock", "BiMambaStack"]
@@ -24,7 +32,12 @@ __all__ = ["BiMamba2", "BiMambaBlock", "BiMambaStack"]
 class BiMamba2(nn.Module):
     """Sum of a forward Mamba2 and a Mamba2 (own weights) run on the time-reversed input.
 
-    Keyword arguments are passed to both ``Mamba2`` layers (``fwd`` and ``bwd``).
+    The sizes and the backend are those of both ``Mamba2`` layers (``fwd`` and ``bwd``); their
+    other options keep ``Mamba2``'s defaults.
+
+    ``activation_checkpointing`` (default False, not saved in the state dict): in training with
+    autograd recording, recompute each direction during backward instead of storing its
+    activations.
 
     Shapes: x (batch, length, d_model) -> (batch, length, d_model).
     """
@@ -45,11 +58,20 @@ class BiMamba2(nn.Module):
         sizes = (d_model, d_state, d_conv, expand, headdim, ngroups, chunk_size, backend)
         self.fwd = Mamba2(*sizes, torch_chunk_size=torch_chunk_size)
         self.bwd = Mamba2(*sizes, torch_chunk_size=torch_chunk_size)
+        self.activation_checkpointing = False
 
     def forward(self, x: Tensor) -> Tensor:
-        forwards: Tensor = self.fwd(x)
-        backwards: Tensor = self.bwd(x.flip(1))
-        return forwards + backwards.flip(1)
+        recompute = self.activation_checkpointing and self.training
+        forwards: Tensor = run_segment(self.fwd, x, enabled=recompute)
+        # the flips sit inside the segment, so both segments keep the same input tensor
+        backwards: Tensor = run_segment(_reversed, self.bwd, x, enabled=recompute)
+        return forwards + backwards
+
+
+def _reversed(layer: nn.Module, x: Tensor) -> Tensor:
+    """``layer`` read backwards in time. Shapes: x (batch, length, d) -> (batch, length, d)."""
+    out: Tensor = layer(x.flip(1)).flip(1)
+    return out
 
 
 class BiMambaBlock(nn.Module):
@@ -71,6 +93,9 @@ class BiMambaBlock(nn.Module):
 
 class BiMambaStack(nn.Module):
     """``n_layers`` ``BiMambaBlock``s then a final RMSNorm ``norm_f``.
+
+    ``BiMambaStack.from_config`` builds one with the sizes of a ``StreamConfig`` (the detector's
+    node and edge streams).
 
     Args:
         d_model, d_state, headdim, d_conv, expand, chunk_size, torch_chunk_size, backend: passed
@@ -117,6 +142,22 @@ class BiMambaStack(nn.Module):
             for _ in range(n_layers)
         )
         self.norm_f = nn.RMSNorm(d_model, eps=1e-5)
+
+    @classmethod
+    def from_config(cls, config: StreamConfig, backend: Mamba2Backend) -> BiMambaStack:
+        """A stack with every size of ``config``; ``backend`` is not part of it (see Mamba2)."""
+        return cls(
+            d_model=config.d_model,
+            n_layers=config.n_layers,
+            d_state=config.d_state,
+            headdim=config.headdim,
+            d_conv=config.d_conv,
+            expand=config.expand,
+            chunk_size=config.chunk_size,
+            torch_chunk_size=config.torch_chunk_size,
+            dropout=config.dropout,
+            backend=backend,
+        )
 
     def forward(self, x: Tensor) -> Tensor:
         # The residual stream stays in float32 at least (mamba-ssm's residual_in_fp32), also

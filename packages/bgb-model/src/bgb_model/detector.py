@@ -14,13 +14,14 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 
 from bgb_model._checks import StageChecks
-from bgb_model.adjacency import EdgeStream, build_stream
+from bgb_model.adjacency import EdgeStream
+from bgb_model.bimamba import BiMamba2, BiMambaStack
 from bgb_model.config import DetectorConfig
 from bgb_model.gnn import DenseSSGConv
 from bgb_model.head import Head
 from bgb_model.laplacian_pe import laplacian_pe
 from bgb_model.mamba2 import Mamba2Backend
-from bgb_model.tcn import ElectrodeEncoder
+from bgb_model.tcn import TCN, ElectrodeEncoder
 
 __all__ = ["Detector"]
 
@@ -35,6 +36,9 @@ class Detector(nn.Module):
     the config, and every backend has the same parameters, so a checkpoint runs on any of them.
     With ``config.graph.enabled`` False the graph stage (edge stream, PE, SSGConv) is absent and
     ``edge_stream`` and ``gnn`` are None.
+
+    Activation checkpointing (:meth:`set_activation_checkpointing`, off by default) is a training
+    setting of this instance, like the backend: not part of the config, not in the state dict.
     """
 
     def __init__(
@@ -45,7 +49,7 @@ class Detector(nn.Module):
         cfg = self.config
         width = cfg.node_stream.d_model
         self.encoder = ElectrodeEncoder(cfg.tcn, cfg.n_electrodes, width)
-        self.node_stream = build_stream(cfg.node_stream, backend)
+        self.node_stream = BiMambaStack.from_config(cfg.node_stream, backend)
         self.edge_stream: EdgeStream | None = None
         self.gnn: DenseSSGConv | None = None
         if cfg.graph.enabled:
@@ -53,9 +57,37 @@ class Detector(nn.Module):
             self.edge_stream = EdgeStream(cfg.edge_stream, cfg.n_electrodes, width, backend)
             self.gnn = DenseSSGConv(width + pe_width, width, cfg.graph.alpha, cfg.graph.hops)
         self.head = Head(cfg.head, width, cfg.total_stride)
+        self._activation_checkpointing = False
         logger.info(
             "Detector: %d parameters, total stride %d", self.parameter_count(), cfg.total_stride
         )
+
+    @property
+    def activation_checkpointing(self) -> bool:
+        """Whether training forwards recompute activations in backward (see the setter)."""
+        return self._activation_checkpointing
+
+    def set_activation_checkpointing(self, enabled: bool) -> None:
+        """Trade compute for memory in training: store fewer activations, recompute in backward.
+
+        When on, and only in training mode with autograd recording (never in eval or under
+        ``torch.no_grad``), these segments are recomputed during backward: each direction of
+        every BiMamba2 block (node and edge streams), the TCN between its BatchNorms, and the
+        edge stream's pair features. BatchNorm is never inside a segment, so its running
+        statistics update once per forward and DDP's SyncBatchNorm issues no collective during
+        backward; dropout draws the same mask when recomputed. Outputs and gradients equal the
+        plain run's. Costs about one extra forward of those segments per step; see the package
+        README ("Training memory") for the memory it saves.
+
+        Raises:
+            TypeError: ``enabled`` is not a bool (a string such as "false" would read as on).
+        """
+        if not isinstance(enabled, bool):
+            raise TypeError(f"set_activation_checkpointing expects True or False, got {enabled!r}")
+        self._activation_checkpointing = enabled
+        for module in self.modules():
+            if isinstance(module, BiMamba2 | TCN | EdgeStream):
+                module.activation_checkpointing = enabled
 
     def stages(self) -> dict[str, nn.Module]:
         """The stage modules in forward order (every parameter belongs to exactly one)."""

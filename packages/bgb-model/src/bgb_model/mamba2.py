@@ -169,8 +169,6 @@ class Mamba2(nn.Module):
         A = torch.empty(self.nheads).uniform_(*A_init_range)
         self.A_log = nn.Parameter(torch.log(A))
         self.D = nn.Parameter(torch.ones(self.nheads))
-        for name in ("dt_bias", "A_log", "D"):
-            getattr(self, name)._no_weight_decay = True
 
         self.norm = RMSNormGated(d_inner, group_size=d_inner // ngroups, eps=1e-5)
         self.out_proj = nn.Linear(d_inner, d_model, bias=False)

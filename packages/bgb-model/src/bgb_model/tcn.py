@@ -8,9 +8,12 @@ sequence came from.
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import Tensor, nn
 
+from bgb_model._checkpoint import run_segment
 from bgb_model.config import TCNConfig
 
 __all__ = ["TCN", "ElectrodeEncoder", "TCNBlock"]
@@ -65,12 +68,27 @@ class TCNBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Shapes: x (N, C_in, L) -> (N, C_out, L / stride)."""
-        y: Tensor = self.act(self.norm(self.conv(x)))
-        return x + y if self.residual else y
+        return self.finish(self.norm(self.conv(x)), x if self.residual else None)
+
+    def finish(self, normed: Tensor, block_in: Tensor | None) -> Tensor:
+        """GELU of the normalised conv output, plus ``block_in`` (the block's input, given
+        exactly when the block is residual).
+
+        Shapes: normed (N, C_out, L_out), block_in (N, C_out, L_out) or None -> (N, C_out, L_out).
+        """
+        y: Tensor = self.act(normed)
+        return y if block_in is None else block_in + y
 
 
 class TCN(nn.Module):
     """Stack of :class:`TCNBlock` reaching the total stride, then optional average pooling.
+
+    ``activation_checkpointing`` (default False, not in the state dict): in training with
+    autograd recording, the stack runs as segments cut at every BatchNorm, each segment (GELU,
+    residual, next block's convs) recomputed during backward. BatchNorm itself is never
+    recomputed (see ``bgb_model._checkpoint``), so what stays stored per block is the BatchNorm's
+    input and output, plus the block input of a residual block: about two thirds of the plain
+    stack's activations (benchmarks/bench_memory.py).
 
     References: Bai, Kolter & Koltun 2018, "An Empirical Evaluation of Generic Convolutional and
     Recurrent Networks for Sequence Modeling" (dilated TCN).
@@ -97,10 +115,47 @@ class TCN(nn.Module):
         )
         self.total_stride = config.total_stride
         self.out_channels = config.channels[-1]
+        self.activation_checkpointing = False
 
     def forward(self, x: Tensor) -> Tensor:
         """Shapes: x (N, 1, S) with S divisible by total_stride -> (N, C_last, S / total_stride)."""
+        if self.activation_checkpointing and self.training and torch.is_grad_enabled():
+            return self.pool(self._cut_at_norms(x))  # type: ignore[no-any-return]
         return self.pool(self.blocks(x))  # type: ignore[no-any-return]
+
+    def _cut_at_norms(self, x: Tensor) -> Tensor:
+        """The blocks as recomputed segments between BatchNorms; the same function as
+        ``self.blocks(x)``.
+
+        Shapes: x (N, 1, S) -> (N, C_last, S / prod(strides)).
+        """
+        blocks: list[TCNBlock] = list(self.blocks)  # type: ignore[arg-type]
+        # 1. the first conv reads the model input, which is kept anyway: nothing to recompute
+        block_in, conv_out = x, blocks[0].conv(x)  # (N, 1, S), (N, C_0, S / s_0)
+        for block, following in itertools.pairwise(blocks):
+            # 2. BatchNorm outside every segment: it runs (and counts its statistics) once
+            normed = block.norm(conv_out)  # (N, C_i, L_i)
+            residual = block_in if block.residual else None
+            # 3. GELU, residual and the next block's conv, recomputed in backward
+            block_in, conv_out = run_segment(
+                _norm_to_next_conv, block, following, normed, residual, enabled=True
+            )  # (N, C_i, L_i), (N, C_i+1, L_i+1)
+        # 4. the last block's GELU: a segment here would only add its input to what is kept
+        last = blocks[-1]
+        return last.finish(last.norm(conv_out), block_in if last.residual else None)
+
+
+def _norm_to_next_conv(
+    block: TCNBlock, following: TCNBlock, normed: Tensor, residual: Tensor | None
+) -> tuple[Tensor, Tensor]:
+    """``block``'s output from its normalised conv output, and ``following``'s conv of it.
+
+    Shapes: normed (N, C_i, L_i), residual None or (N, C_i, L_i) -> (N, C_i, L_i) block output,
+    (N, C_i+1, L_i+1) conv output of the next block.
+    """
+    out = block.finish(normed, residual)  # (N, C_i, L_i)
+    next_conv: Tensor = following.conv(out)
+    return out, next_conv
 
 
 class ElectrodeEncoder(nn.Module):

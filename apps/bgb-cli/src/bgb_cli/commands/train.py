@@ -23,7 +23,7 @@ def train(config_path: Path, resume: bool, overrides: tuple[str, ...]) -> None:
     per device (see ``bgb_cli.training.distributed``); rank 0 alone builds the cache, writes
     and evaluates.
     """
-    from bgb_cli.training.distributed import init_distributed, shutdown
+    from bgb_cli.training.distributed import init_distributed, report_failure, shutdown
     from bgb_model.mamba2 import check_backend
 
     config = load_run_config(config_path, overrides)
@@ -32,13 +32,26 @@ def train(config_path: Path, resume: bool, overrides: tuple[str, ...]) -> None:
     except RuntimeError as err:
         raise click.ClickException(f"model.backend: {err}") from None
     distributed = init_distributed(config.training.device)
+    failed = True
     try:
-        _train(config, resume, distributed)
+        _train(config, resume, _explicit_keys(overrides), distributed)
+        failed = False
+    except BaseException as err:
+        # the other ranks stop within seconds instead of waiting in a collective for hours
+        report_failure(distributed, err)
+        raise
     finally:
-        shutdown(distributed)
+        shutdown(distributed, failed=failed)
 
 
-def _train(config: Any, resume: bool, distributed: Any) -> None:
+def _explicit_keys(overrides: tuple[str, ...]) -> list[str]:
+    """The config keys this command line (``--set``) and ``BGB_*`` variables set."""
+    from bgb_cli.config import env_overrides, parse_set
+
+    return [key for key, _, _ in env_overrides()] + [parse_set(o)[0] for o in overrides]
+
+
+def _train(config: Any, resume: bool, explicit: list[str], distributed: Any) -> None:
     from bgb_cli.config import ConfigError
     from bgb_cli.evaluation import evaluate_run
     from bgb_cli.reporting import format_metrics_table
@@ -56,7 +69,10 @@ def _train(config: Any, resume: bool, distributed: Any) -> None:
     if resume:
         if not last.is_file():
             raise click.ClickException(f"--resume: no checkpoint at {last}")
-        trainer.resume(last)
+        try:
+            trainer.resume(last, explicit)
+        except ValueError as err:
+            raise click.ClickException(f"--resume: {err}") from None
     try:
         result = trainer.fit()
     except NonFiniteLossError as err:

@@ -74,7 +74,11 @@ class TrainingConfig(_Section):
     """AdamW decoupled weight decay, applied to weight matrices only (not norms, biases, SSM
     scalars)."""
     warmup_fraction: float = Field(default=0.05, ge=0, lt=1)
-    """Share of all optimiser steps spent warming the learning rate up linearly."""
+    """Share of the planned optimiser steps (epochs x steps per epoch) spent warming the
+    learning rate up linearly; ``warmup_steps`` replaces it when set."""
+    warmup_steps: int | None = Field(default=None, ge=0)
+    """Length of the linear warm-up in optimiser steps (null: ``warmup_fraction`` of the
+    planned steps). Epochs that end inside the warm-up do not count towards ``patience``."""
     min_lr_ratio: float = Field(default=0.01, ge=0, le=1)
     """Cosine decay ends at learning_rate * min_lr_ratio."""
     grad_clip_norm: float | None = Field(default=1.0, gt=0)
@@ -86,7 +90,15 @@ class TrainingConfig(_Section):
     (one process and several, two machines) run the same training up to float64 rounding,
     which float32 rounding amplified by Adam's per-element normalisation would blur."""
     num_workers: int = Field(default=0, ge=0)
-    """DataLoader worker processes."""
+    """DataLoader worker processes that read windows from the cache. They live for the whole
+    run (persistent), each keeps its own bounded set of open recordings, and each prefetches
+    ``prefetch_batches`` batches; on CUDA, batches come in pinned memory."""
+    prefetch_batches: int = Field(default=4, ge=1)
+    """Batches each DataLoader worker reads ahead (ignored with ``num_workers: 0``)."""
+    activation_checkpointing: bool = False
+    """Keep only block inputs during the forward pass and recompute each block's activations
+    in the backward pass: about a third more compute for a fraction of the activation memory
+    (figures in packages/bgb-model/README.md, "Training memory"). Gradients are unchanged."""
     seed: int = 42
     """Seed of every random generator of the run."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -100,12 +112,15 @@ class TrainingConfig(_Section):
     seizure_share: float = Field(default=0.5, gt=0, lt=1)
     """Share of seizure-bearing windows in a balanced epoch."""
     windows_per_epoch: int | None = Field(default=None, ge=1)
-    """Windows drawn per epoch (null: as many as the training split has)."""
+    """Windows drawn per epoch (null: as many as the training split has). An epoch is the unit
+    between dev evaluations, checkpoints and patience; on TUSZ a bounded epoch keeps that
+    rhythm independent of the corpus size (see configs/local/train.yaml)."""
     max_steps_per_epoch: int | None = Field(default=None, ge=1)
     """Stop each epoch after this many optimiser steps (null: the whole epoch)."""
     patience: int = Field(default=5, ge=1)
     """Epochs without a better dev sensitivity at ``evaluation.early_stopping_fa`` (ties
-    broken by the sensitivity at the stricter ``evaluation.fa_targets``) before stopping."""
+    broken by the sensitivity at the stricter ``evaluation.fa_targets``) before stopping.
+    Counting starts once the warm-up has ended and some epoch has reached the target."""
     checkpoint_every_steps: int | None = Field(default=None, ge=1)
     """Also write ``last.pt`` every this many steps inside an epoch (null: once per epoch)."""
     smoke_test: bool = False

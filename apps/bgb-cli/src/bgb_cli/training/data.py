@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from bgb_cli.config import ConfigError, RunConfig
 
 __all__ = [
     "TUSZ_HINT",
+    "EpochPosition",
     "EpochSampler",
     "IndexedWindows",
     "ensure_cache",
@@ -109,6 +111,37 @@ class EpochSampler:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         order = torch.randperm(self.n_items, generator=generator)[: self.n_per_epoch]
         return iter(order.tolist())
+
+
+class EpochPosition:
+    """The index order a run's one DataLoader reads: the epoch's draw of ``sampler``, cut to
+    the epoch's ``steps_per_epoch`` batches, from a given step on.
+
+    Resuming in the middle of an epoch sets the position to the step it stopped at; the
+    indices before it are skipped without any window being read. ``sampler`` is any sampler
+    with ``set_epoch`` whose draw depends only on its seed and the epoch.
+    """
+
+    def __init__(self, sampler: Any, batch_size: int, steps_per_epoch: int) -> None:
+        self.sampler = sampler
+        self.batch_size = batch_size
+        self.steps_per_epoch = steps_per_epoch
+        self.start_step = 0
+
+    def set_position(self, epoch: int, step_in_epoch: int) -> None:
+        """Read epoch ``epoch`` (0-based) from its batch ``step_in_epoch`` on."""
+        if not 0 <= step_in_epoch <= self.steps_per_epoch:
+            raise ValueError(f"step {step_in_epoch} outside the epoch's {self.steps_per_epoch}")
+        self.sampler.set_epoch(epoch)
+        self.start_step = step_in_epoch
+
+    def __len__(self) -> int:
+        stop = min(len(self.sampler), self.steps_per_epoch * self.batch_size)
+        return max(0, stop - self.start_step * self.batch_size)
+
+    def __iter__(self) -> Iterator[int]:
+        start = self.start_step * self.batch_size
+        return itertools.islice(iter(self.sampler), start, start + len(self))
 
 
 def make_sampler(config: RunConfig, windows: Any) -> Any:

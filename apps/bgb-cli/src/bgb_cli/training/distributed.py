@@ -12,6 +12,9 @@ Policies (what a user of ``torchrun --nproc-per-node N bgb-train CONFIG`` gets):
 - BatchNorm statistics are computed over the global batch (:class:`SyncBatchNorm1d`, which
   works with gloo on CPU as with NCCL on GPUs), so normalisation does not depend on N.
 - The logged training loss is the mean over ranks; a non-finite loss stops every rank.
+- An exception on one rank ends every rank within seconds: the failing rank posts its message
+  in the launch's key-value store (:class:`FailureChannel`), and each rank's watcher thread,
+  seeing it, prints it and exits, instead of waiting in a collective until its timeout.
 - Validation (whole dev recordings) runs on rank 0 only; the others wait, then receive its
   metrics, so early stopping decides the same everywhere. Only rank 0 writes checkpoints,
   TensorBoard logs, ``metrics.csv`` and progress output.
@@ -24,9 +27,13 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import logging
 import os
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import torch
@@ -36,6 +43,7 @@ from torch import Tensor, nn
 __all__ = [
     "COLLECTIVE_TIMEOUT",
     "DistributedContext",
+    "FailureChannel",
     "NullWriter",
     "ShardedSampler",
     "SyncBatchNorm1d",
@@ -43,6 +51,7 @@ __all__ = [
     "init_distributed",
     "local_batch_size",
     "mean_across_ranks",
+    "report_failure",
     "run_on_main",
     "shard",
     "shutdown",
@@ -50,6 +59,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 COLLECTIVE_TIMEOUT = datetime.timedelta(hours=3)
 """How long ranks wait for each other: long enough for rank 0 to validate on all of TUSZ dev."""
@@ -64,6 +74,9 @@ class DistributedContext:
     world_size: int
     device: torch.device
     """The device of this rank: ``cuda:<local_rank>``, or the CPU."""
+    failures: FailureChannel | None = field(default=None, compare=False, repr=False)
+    """Where this rank reports its failure and watches for the others' (None in tests that
+    build a context by hand)."""
 
     @property
     def is_main(self) -> bool:
@@ -106,13 +119,95 @@ def init_distributed(
             timeout=COLLECTIVE_TIMEOUT,
             device_id=device if use_cuda else None,
         )
-    return DistributedContext(rank, local_rank, world_size, device)
+    store = dist.TCPStore(
+        environ["MASTER_ADDR"], int(environ["MASTER_PORT"]), is_master=False,
+        timeout=datetime.timedelta(seconds=60),
+    )  # fmt: skip
+    failures = FailureChannel(dist.PrefixStore("bgb_failure", store), rank)
+    failures.start()
+    return DistributedContext(rank, local_rank, world_size, device, failures)
 
 
-def shutdown(context: DistributedContext | None) -> None:
-    """Leave the process group (after the last collective; rank 0 may still be evaluating)."""
-    if context is not None and dist.is_initialized():
+def shutdown(context: DistributedContext | None, failed: bool = False) -> None:
+    """Leave the process group (after the last collective; rank 0 may still be evaluating).
+
+    After a failure the group is left as it is: the other ranks may be inside a collective,
+    and destroying it could block this process too.
+    """
+    if context is None:
+        return
+    if context.failures is not None:
+        context.failures.stop()
+    if not failed and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def report_failure(context: DistributedContext | None, error: BaseException) -> None:
+    """Tell every other rank that this one failed, with ``error``'s message (no-op alone)."""
+    if context is not None and context.failures is not None:
+        context.failures.report(f"{type(error).__name__}: {error}")
+
+
+class FailureChannel:
+    """Fail-fast across ranks through the launch's key-value store (torchrun's TCPStore).
+
+    :meth:`report` posts ``rank N: message`` under one key; a daemon thread started by
+    :meth:`start` checks that key every ``poll_s`` seconds and, when another rank posted it,
+    calls ``on_failure`` with the message. The default ``on_failure`` prints the message to
+    stderr and ends the process at once (``os._exit``): the main thread may be blocked inside
+    a collective that only its timeout (hours) would end, and nothing remains to be saved.
+    """
+
+    KEY = "failed"
+
+    def __init__(
+        self,
+        store: Any,
+        rank: int,
+        poll_s: float = 1.0,
+        on_failure: Callable[[str], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.rank = rank
+        self.poll_s = poll_s
+        self.on_failure = on_failure if on_failure is not None else self._exit
+        self._stopped = threading.Event()
+        self._reported = False
+        self._thread = threading.Thread(target=self._watch, name="bgb-failure-watch", daemon=True)
+
+    def start(self) -> None:
+        """Start watching for another rank's failure."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching (the thread ends within ``poll_s``)."""
+        self._stopped.set()
+
+    def report(self, message: str, linger: bool = True) -> None:
+        """Post this rank's failure (the first report of a launch is the one kept).
+
+        With ``linger``, wait two polling periods before returning, so that the other ranks
+        print the message before this process exits and the launcher (torchrun ends every
+        rank once one has exited) tears them down.
+        """
+        self._reported = True
+        self.store.compare_set(self.KEY, "", f"rank {self.rank}: {message}")
+        if linger:
+            time.sleep(2 * self.poll_s)
+
+    def _watch(self) -> None:
+        while not self._stopped.wait(self.poll_s):
+            if self._reported or not self.store.check([self.KEY]):
+                continue
+            message = self.store.get(self.KEY).decode(errors="replace")
+            if not message.startswith(f"rank {self.rank}:"):
+                self.on_failure(message)
+                return
+
+    def _exit(self, message: str) -> None:
+        log.error("stopping rank %d: %s", self.rank, message)
+        print(f"rank {self.rank} stops because {message}", file=sys.stderr, flush=True)
+        os._exit(1)
 
 
 def local_batch_size(global_batch: int, context: DistributedContext | None) -> int:

@@ -39,10 +39,10 @@ def lr_factor(step: int, total_steps: int, warmup_steps: int, min_ratio: float) 
 
 
 def build_scheduler(
-    optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float, min_ratio: float
+    optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int, min_ratio: float
 ) -> torch.optim.lr_scheduler.LambdaLR:
-    """Linear warm-up over ``warmup_fraction`` of the steps, then cosine decay."""
-    warmup_steps = round(warmup_fraction * total_steps)
+    """Linear warm-up over the first ``warmup_steps`` optimiser steps, then cosine decay to
+    ``min_ratio`` of the peak at ``total_steps`` (the planned steps of the run)."""
     return torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(step, total_steps, warmup_steps, min_ratio)
     )

@@ -9,10 +9,10 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
@@ -23,7 +23,7 @@ from bgb_cli.config import RunConfig
 from bgb_cli.evaluation import predict_split, sweep_split
 from bgb_cli.inference import autocast_context, resolve_device
 from bgb_cli.training.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from bgb_cli.training.data import IndexedWindows, make_sampler
+from bgb_cli.training.data import EpochPosition, IndexedWindows, make_sampler
 from bgb_cli.training.distributed import (
     DistributedContext,
     NullWriter,
@@ -36,7 +36,7 @@ from bgb_cli.training.distributed import (
 from bgb_cli.training.losses import focal_loss
 from bgb_cli.training.optim import build_optimizer, build_scheduler
 
-__all__ = ["NonFiniteLossError", "TrainResult", "Trainer"]
+__all__ = ["NonFiniteLossError", "TrainResult", "Trainer", "config_differences"]
 
 log = logging.getLogger(__name__)
 SMOKE_MAX_STEPS = 10
@@ -96,6 +96,7 @@ class Trainer:
         self.model = Detector(config.detector_config(), backend=config.model.backend).to(
             self.device, self.dtype
         )
+        self.model.set_activation_checkpointing(training.activation_checkpointing)
         self.train_model = wrap_model(self.model, distributed)
         self.windows = IndexedWindows(
             WindowDataset(
@@ -106,10 +107,12 @@ class Trainer:
             raise ValueError(f"the train split of {cache_dir} has no usable window")
         self.sampler = shard(make_sampler(config, self.windows.windows), distributed)
         self.steps_per_epoch = self._steps_per_epoch()
-        total = self.epochs * self.steps_per_epoch
+        self.position = EpochPosition(self.sampler, self.batch_size, self.steps_per_epoch)
+        self.total_steps = self.epochs * self.steps_per_epoch
+        self.warmup_steps = self._warmup_steps()
         self.optimizer = build_optimizer(self.model, training.learning_rate, training.weight_decay)
         self.scheduler = build_scheduler(
-            self.optimizer, total, training.warmup_fraction, training.min_lr_ratio
+            self.optimizer, self.total_steps, self.warmup_steps, training.min_lr_ratio
         )
         use_fp16 = (
             training.mixed_precision
@@ -135,6 +138,25 @@ class Trainer:
             limit = min(limit or SMOKE_MAX_STEPS, SMOKE_MAX_STEPS)
         return min(steps, limit) if limit else steps
 
+    def _warmup_steps(self) -> int:
+        """``training.warmup_steps``, else ``warmup_fraction`` of the planned steps.
+
+        Raises:
+            ValueError: the warm-up would not end before the last planned step.
+        """
+        training = self.config.training
+        if training.warmup_steps is None:
+            return round(training.warmup_fraction * self.total_steps)
+        if training.smoke_test:  # a smoke run's 10 steps: warm up over half of them at most
+            return min(training.warmup_steps, self.total_steps // 2)
+        if training.warmup_steps >= self.total_steps:
+            raise ValueError(
+                f"training.warmup_steps={training.warmup_steps} does not end before the "
+                f"{self.total_steps} planned steps ({self.epochs} epochs of "
+                f"{self.steps_per_epoch}); lower it or plan more steps"
+            )
+        return training.warmup_steps
+
     # ------------------------------------------------------------------ checkpoints
     def _payload(self) -> dict[str, Any]:
         return {
@@ -158,9 +180,28 @@ class Trainer:
             "calibration": None if self.calibration is None else self.calibration.to_dict(),
         }
 
-    def resume(self, path: Path) -> None:
-        """Continue from a ``last.pt`` written by this configuration."""
+    def resume(self, path: Path, explicit: Collection[str] = ()) -> None:
+        """Continue from a ``last.pt`` written by this configuration.
+
+        ``explicit``: dotted config keys the user changed on purpose for this run (``--set``,
+        ``BGB_*`` variables); a key also covers everything under it.
+
+        Raises:
+            ValueError: the checkpoint's configuration differs from this one in a key that is
+                not in ``explicit`` (the message lists the differences).
+        """
         state = load_checkpoint(path, map_location=self.device)
+        changed = [
+            key
+            for key in config_differences(state["config"], self.config)
+            if not any(key == e or key.startswith(f"{e}.") for e in explicit)
+        ]
+        if changed:
+            raise ValueError(
+                f"{path} was written with another configuration; it differs in "
+                f"{', '.join(changed)}. To resume with a change, give it explicitly "
+                "(--set KEY=VALUE); to start a new run, set another output.run_dir"
+            )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -188,12 +229,14 @@ class Trainer:
         writer = SummaryWriter(str(self.run_dir / "tensorboard")) if self.is_main else NullWriter()
         stopped_early = False
         anomaly = torch.autograd.set_detect_anomaly(self.config.training.nan_debug)
+        loader = self._loader()
         try:
             with anomaly:
                 while self.epoch < self.epochs and not stopped_early:
-                    stopped_early = self._run_epoch(writer)
+                    stopped_early = self._run_epoch(loader, writer)
         finally:
             writer.close()
+            del loader  # its persistent workers end with it
         return TrainResult(
             run_dir=self.run_dir,
             epochs_run=self.epoch,
@@ -204,21 +247,28 @@ class Trainer:
         )
 
     def _loader(self) -> DataLoader[Any]:
-        self.sampler.set_epoch(self.epoch)
+        """The run's one DataLoader: its workers (each with its own bounded set of open
+        recordings) live for the whole run, read ``prefetch_batches`` batches ahead, and hand
+        batches over in pinned memory on CUDA, so that the copy to the GPU is asynchronous."""
+        workers = self.config.training.num_workers
         return DataLoader(
             self.windows,
             batch_size=self.batch_size,
-            sampler=self.sampler,
-            num_workers=self.config.training.num_workers,
+            sampler=self.position,
+            num_workers=workers,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=workers > 0,
+            prefetch_factor=self.config.training.prefetch_batches if workers else None,
         )
 
-    def _run_epoch(self, writer: Any) -> bool:
+    def _run_epoch(self, loader: DataLoader[Any], writer: Any) -> bool:
         from tqdm.auto import tqdm
 
         started = time.perf_counter()
         self.train_model.train()
         losses = self.epoch_losses
         skip = self.step_in_epoch
+        self.position.set_position(self.epoch, skip)  # a resumed epoch reads from its step on
         bar = tqdm(
             total=self.steps_per_epoch,
             initial=skip,
@@ -227,11 +277,7 @@ class Trainer:
             leave=False,
         )
         every = self.config.training.checkpoint_every_steps
-        for batch_number, (x, y, index) in enumerate(self._loader()):
-            if batch_number >= self.steps_per_epoch:
-                break
-            if batch_number < skip:
-                continue
+        for batch_number, (x, y, index) in enumerate(loader, start=skip):
             losses.append(self._train_step(x, y, index))
             writer.add_scalar("train/loss", losses[-1], self.step)
             writer.add_scalar("train/lr", self.scheduler.get_last_lr()[0], self.step)
@@ -250,14 +296,21 @@ class Trainer:
 
     def _train_step(self, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor) -> float:
         training = self.config.training
+        # checked on the host before any collective: under DDP, a NaN window would otherwise
+        # spread through the synchronised BatchNorm statistics into every rank's batch
+        if not bool(torch.isfinite(x).all()):
+            self._stop_on_nonfinite(x, y, index, "non-finite values in the input windows")
         x = x.to(self.device, self.dtype, non_blocking=True)
         y = y.to(self.device, self.dtype, non_blocking=True)
-        with autocast_context(self.device, training.mixed_precision):
-            logits = self.train_model(x)
+        try:
+            with autocast_context(self.device, training.mixed_precision):
+                logits = self.train_model(x)
+        except FloatingPointError as err:  # a stage check of the model saw NaN or inf
+            self._stop_on_nonfinite(x, y, index, str(err))
         loss = focal_loss(logits, y, training.focal_alpha, training.focal_gamma)
         reported = mean_across_ranks(loss.detach(), self.distributed)  # every rank agrees
         if not torch.isfinite(reported):
-            self._stop_on_nonfinite(x, y, index, loss)
+            self._stop_on_nonfinite(x, y, index, f"loss is {float(loss.detach())}")
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         if training.grad_clip_norm is not None:
@@ -270,25 +323,32 @@ class Trainer:
         return float(reported)
 
     def _stop_on_nonfinite(
-        self, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor, loss: torch.Tensor
-    ) -> None:
+        self, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor, what: str
+    ) -> NoReturn:
+        """Save this rank's batch (and with ``nan_debug`` the weights) and raise
+        NonFiniteLossError naming the batch's windows; ``what`` says what was not finite."""
         names = [self.windows.describe(int(i)) for i in index]
-        dump = self.run_dir / "nonfinite_batch.pt"
+        rank = 0 if self.distributed is None else self.distributed.rank
+        dump = self.run_dir / (
+            "nonfinite_batch.pt" if rank == 0 else f"nonfinite_batch_rank{rank}.pt"
+        )
         payload: dict[str, Any] = {
             "x": x.cpu(),
             "y": y.cpu(),
             "index": index.cpu(),
             "windows": names,
             "step": self.step,
+            "rank": rank,
+            "error": what,
         }
         if self.config.training.nan_debug:
             payload["model"] = self.model.state_dict()
             payload["input_finite"] = bool(torch.isfinite(x).all())
+        self.run_dir.mkdir(parents=True, exist_ok=True)
         save_checkpoint(dump, payload)
         raise NonFiniteLossError(
-            f"loss is {float(loss.detach())} at epoch {self.epoch + 1}, "
-            f"step {self.step + 1}; batch "
-            f"saved to {dump}; its windows: {'; '.join(names)}"
+            f"{what} at epoch {self.epoch + 1}, step {self.step + 1}; batch saved to {dump}; "
+            f"its windows: {'; '.join(names)}"
         )
 
     def _end_epoch(self, writer: Any, losses: list[float], seconds: float) -> bool:
@@ -312,11 +372,14 @@ class Trainer:
         for key, value in row.items():
             if key.startswith(("dev_", "sensitivity", "fa_")) and value is not None:
                 writer.add_scalar(f"dev/{key}", value, self.step)
+        # patience counts from the end of the warm-up, once some epoch has reached the target
+        counting = self.step >= self.warmup_steps and self.best_key is not None
         if improved:
             self.best_metric, self.best_epoch, self.bad_epochs = metric, self.epoch, 0
             self.best_key = ranking
-        else:
+        elif counting:
             self.bad_epochs += 1
+        row["bad_epochs"] = self.bad_epochs
         if self.is_main:
             payload = self._payload()
             if improved or self.best_epoch is None:
@@ -328,6 +391,7 @@ class Trainer:
             f"epoch {self.epoch}/{self.epochs}: loss {row['train_loss']:.4f}, dev "
             f"sensitivity at {target:g} FA/24h {shown}, {seconds:.0f} s"
             + (" (best)" if improved else "")
+            + ("" if counting or improved else " (patience not counting yet)")
         )
         return self.bad_epochs >= self.config.training.patience
 
@@ -352,6 +416,26 @@ class Trainer:
             writer.writeheader()
             writer.writerows(self.history)
         tmp.replace(path)
+
+
+def config_differences(stored: dict[str, Any], config: RunConfig) -> list[str]:
+    """Dotted keys whose values differ between a checkpoint's stored config and ``config``.
+
+    The stored config is validated first, so that fields added to the schema since it was
+    written compare at their defaults.
+    """
+    try:
+        filled = RunConfig.model_validate(stored).model_dump(mode="json")
+    except ValueError:  # written by an older schema with fields since removed: as stored
+        filled = stored
+    return _differences(filled, config.model_dump(mode="json"))
+
+
+def _differences(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = sorted(set(a) | set(b))
+        return [d for k in keys for d in _differences(a.get(k), b.get(k), f"{prefix}{k}.")]
+    return [] if a == b else [prefix.rstrip(".")]
 
 
 def selection_key(
