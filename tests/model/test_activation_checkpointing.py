@@ -96,15 +96,20 @@ def test_off_by_default_and_not_part_of_config_or_state_dict() -> None:
         model.set_activation_checkpointing("false")
 
 
-@pytest.mark.parametrize("dropout", [0.0, 0.3])
-def test_gradients_and_batchnorm_statistics_equal_the_plain_run(dropout: float) -> None:
-    plain, checkpointed = model_pair(small_config(dropout))
-    x = eeg()
+def assert_same_training_step(plain: Detector, checkpointed: Detector, x: Tensor) -> None:
+    """One training step of each: same output, gradients and state, bit for bit."""
     out_plain, grad_plain = train_step(plain, x)
     out_ckpt, grad_ckpt = train_step(checkpointed, x)
     assert torch.equal(out_plain, out_ckpt)
     assert torch.equal(grad_plain, grad_ckpt)
     assert_same_state(plain, checkpointed)
+
+
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_gradients_and_batchnorm_statistics_equal_the_plain_run(dropout: float) -> None:
+    plain, checkpointed = model_pair(small_config(dropout))
+    x = eeg()
+    assert_same_training_step(plain, checkpointed, x)
     norm = next(m for m in plain.modules() if isinstance(m, nn.BatchNorm1d))
     assert norm.num_batches_tracked is not None and int(norm.num_batches_tracked) == 1
 
@@ -245,11 +250,7 @@ def test_kernel_code_path_works_with_an_opaque_scan(monkeypatch: pytest.MonkeyPa
     monkeypatch.setattr("bgb_model.mamba2.kernel_chunk_scan", fake_kernel)
     plain, checkpointed = model_pair(small_config(0.2))
     x = eeg()
-    out_plain, grad_plain = train_step(plain, x)
-    out_ckpt, grad_ckpt = train_step(checkpointed, x)
-    assert torch.equal(out_plain, out_ckpt)
-    assert torch.equal(grad_plain, grad_ckpt)
-    assert_same_state(plain, checkpointed)
+    assert_same_training_step(plain, checkpointed, x)
 
 
 @pytest.mark.slow
@@ -257,8 +258,4 @@ def test_default_model_gradients_equal_the_plain_run() -> None:
     """The default sizes (8-layer TCN with two residual blocks, 6 + 2 BiMamba blocks)."""
     plain, checkpointed = model_pair(DetectorConfig(), dtype=torch.float64)
     x = eeg(batch=1)
-    out_plain, grad_plain = train_step(plain, x)
-    out_ckpt, grad_ckpt = train_step(checkpointed, x)
-    assert torch.equal(out_plain, out_ckpt)
-    assert torch.equal(grad_plain, grad_ckpt)
-    assert_same_state(plain, checkpointed)
+    assert_same_training_step(plain, checkpointed, x)
