@@ -239,6 +239,23 @@ def test_patience_counts_after_the_warmup_and_a_reached_target(
     assert lrs[3] < 1e-3
 
 
+def test_patience_waits_for_an_epoch_that_finds_seizures(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An epoch that detects nothing "meets" any FA target with sensitivity 0; such epochs
+    # must not run the patience down before the model has found a single seizure.
+    config = _config(corpus, tmp_path, "nothing-found", "training.epochs=6",
+                     "training.patience=1", "training.warmup_steps=2")  # fmt: skip
+    trainer = Trainer(config, ensure_cache(config, progress=False))
+    dev = iter([{"sensitivity_at_10fa": 0.0}, {"sensitivity_at_10fa": 0.0},
+                {"sensitivity_at_10fa": 0.0}, {"sensitivity_at_10fa": 0.5},
+                {"sensitivity_at_10fa": 0.4}])  # fmt: skip
+    monkeypatch.setattr(trainer, "_validate", lambda: next(dev))
+    result = trainer.fit()
+    assert result.stopped_early and result.epochs_run == 5 and result.best_epoch == 4
+    assert [row["bad_epochs"] for row in result.history] == [0, 0, 0, 0, 1]
+
+
 def test_a_warmup_as_long_as_the_run_is_refused(corpus: Path, tmp_path: Path) -> None:
     config = _config(corpus, tmp_path, "long", "training.warmup_steps=8")
     with pytest.raises(ValueError, match=r"warmup_steps=8 does not end before the 8 planned"):

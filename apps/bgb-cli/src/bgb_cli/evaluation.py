@@ -74,9 +74,16 @@ def predict_split(
     return predictions
 
 
+_TAIL_THRESHOLDS = (0.995, 0.998, 0.999, 0.9995, 0.9998, 0.9999)
+"""Extra sweep thresholds near 1: a detector whose scores saturate (boosted trees, a
+well-separated network) otherwise has no point between the top of the even grid and
+nothing, and its strict operating points are lost."""
+
+
 def _thresholds(n: int) -> np.ndarray:
-    """``n`` evenly spaced thresholds strictly inside (0, 1)."""
-    return (np.arange(n) + 0.5) / n
+    """``n`` evenly spaced thresholds strictly inside (0, 1), plus the tail thresholds."""
+    even = (np.arange(n) + 0.5) / n
+    return np.unique(np.concatenate([even, _TAIL_THRESHOLDS]))
 
 
 @dataclass

@@ -9,6 +9,7 @@ import logging
 
 import click
 
+from bgb_cli.commands.baseline import baseline
 from bgb_cli.commands.cache import cache
 from bgb_cli.commands.detect import detect
 from bgb_cli.commands.evaluate import evaluate
@@ -33,6 +34,7 @@ cli.add_command(detect)
 cli.add_command(score)
 cli.add_command(synth)
 cli.add_command(cache)
+cli.add_command(baseline)
 
 
 def train_alias() -> None:

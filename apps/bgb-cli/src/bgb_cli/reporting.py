@@ -24,7 +24,7 @@ def _rows(report: dict[str, Any]) -> list[list[str]]:
     default = report["default_thresholds"]
     labelled = [(f"default {default['tau_on']:g}/{default['tau_off']:g}", default)]
     for point in report["operating_points"]:
-        tau_on = "none" if point["tau_on"] is None else f"{point['tau_on']:.3f}"
+        tau_on = "none" if point["tau_on"] is None else f"{point['tau_on']:.4g}"
         labelled.append((f"<= {point['target_fa_per_24h']:g} FA/24h on dev ({tau_on})", point))
     whole = report.get("whole_split")  # absent from reports written before it existed
     whole_label = "  whole split" + ("" if whole is None or whole["complete"] else " (incomplete)")

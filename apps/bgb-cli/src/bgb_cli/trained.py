@@ -31,16 +31,29 @@ def load_trained(path: Path, device: torch.device, backend: str = "auto") -> Tra
 
     The architecture comes from the checkpoint itself, so a checkpoint trained on GPU with the
     mamba-ssm kernels runs here on the pure-PyTorch path with the same parameters; ``backend``
-    is this process's choice, not the training run's.
+    is this process's choice, not the training run's. A ``feature_baseline`` checkpoint
+    (``bgb baseline``) becomes a :class:`~bgb_cli.baseline.FeatureBaseline` instead.
 
     Raises:
         ValueError: the checkpoint predates the spectral-signature PE (its graph section has no
-            ``pe`` key), so its graph layer was trained on another encoding.
+            ``pe`` key), so its graph layer was trained on another encoding; or a baseline's
+            features are of another version than this bgb computes.
     """
     from bgb_model import Detector, DetectorConfig
 
     state = load_checkpoint(path, map_location=device)
     config = RunConfig.model_validate(state["config"])
+    if state.get("kind") == "feature_baseline":
+        from bgb_cli.baseline import FeatureBaseline, FeatureSpec  # lightgbm only when needed
+
+        baseline = FeatureBaseline(state["booster"], FeatureSpec.from_dict(state["features"]))
+        return TrainedDetector(
+            model=baseline.eval(),
+            config=config,
+            path=Path(path),
+            epoch=int(state["epoch"]),
+            calibration=read_calibration(state),
+        )
     graph = state["detector_config"].get("graph", {})
     if isinstance(graph, dict) and "pe" not in graph:
         raise ValueError(

@@ -1,5 +1,13 @@
 """A synthetic corpus in TUSZ v2 layout: real EDF files with ``.csv_bi`` and ``.csv`` labels.
 
+Two profiles. ``basic`` (the demo's): one background model, blinks, muscle and pops, evolving
+rhythmic seizures of 10-120 s, montages ``01_tcp_ar`` and ``02_tcp_le``. ``clinical``
+(:mod:`bgb_data._synth_clinical`): backgrounds that differ between patients, artifacts louder
+than the seizures (chewing, EMG, blinks and lateral eye movements, pops, photic stimulation),
+focal, 3 Hz spike-wave and low-amplitude seizures of 10 s to 5 min with post-ictal slowing,
+amplitude scales that differ by patient, session, montage and electrode, and the montage
+``03_tcp_ar_a`` (average reference, no A1/A2 channels) besides the other two.
+
 ``OUT/edf/<split>/<patient>/<session>/<montage>/<patient>_<sNNN>_<tNNN>.edf`` with
 patients assigned to one split each (train, dev, eval in turn, then 3:1:1), sessions of
 one or two recordings, montage folders ``01_tcp_ar`` (labels ``EEG FP1-REF``, average
@@ -13,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +30,13 @@ import numpy as np
 
 from bgb_data._edf import write_edf
 from bgb_data._layout import SPLITS
+from bgb_data._synth_clinical import (
+    SEIZURE_KINDS,
+    ClinicalSeizure,
+    ClinicalTraits,
+    PhoticSession,
+    clinical_recording,
+)
 from bgb_data._synth_signal import (
     FOCI,
     SITES,
@@ -31,7 +47,7 @@ from bgb_data._synth_signal import (
 )
 from bgb_eval import make_events, write_csv_bi
 
-__all__ = ["SynthSummary", "generate_corpus", "write_tusz_channel_csv"]
+__all__ = ["PROFILES", "SynthSummary", "generate_corpus", "write_tusz_channel_csv"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +56,11 @@ _FILE_ORDER = (
     "T3", "T4", "T5", "T6", "A1", "A2", "FZ", "CZ", "PZ",
 )  # fmt: skip
 _MONTAGES = {"01_tcp_ar": "REF", "02_tcp_le": "LE"}
+_CLINICAL_MONTAGES = {**_MONTAGES, "03_tcp_ar_a": "REF"}
+_MONTAGE_GAIN = {"01_tcp_ar": 1.0, "02_tcp_le": 1.4, "03_tcp_ar_a": 0.7}
+"""Clinical profile: amplifier calibration per montage folder (TUSZ's folders come from
+different recording eras; the factors are assumptions, chosen to make amplitude unreliable)."""
+PROFILES = ("basic", "clinical")
 _MIN_RECORDING_S = 90
 
 
@@ -79,6 +100,7 @@ def generate_corpus(
     sampling_rates: tuple[int, ...] = (250, 256, 400, 512),
     seizures_per_hour: float = 6.0,
     no_seizure_share: float = 0.25,
+    profile: str = "basic",
 ) -> SynthSummary:
     """Write about ``hours`` of synthetic EEG in TUSZ layout under ``out_dir``.
 
@@ -86,19 +108,36 @@ def generate_corpus(
     three so every split gets a patient, shortened to a third of ``hours`` each
     when ``hours`` is too short for three); ``no_seizure_share`` of them have no seizure
     (their ``.csv_bi`` holds one ``bckg`` row), the others Poisson(``seizures_per_hour``)
-    seizures, at least one, each 10-120 s.
+    seizures, at least one, each 10-120 s (``basic``) or 10-300 s (``clinical``).
+    ``profile`` is one of :data:`PROFILES` (see the module docstring).
     """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown synthetic profile {profile!r}; known: {', '.join(PROFILES)}")
+    clinical = profile == "clinical"
     out = Path(out_dir)
     rng = np.random.default_rng(seed)
-    plans = _plan_recordings(rng, hours, recording_minutes, n_patients, sampling_rates)
-    traits = {p.patient: _traits(np.random.default_rng([seed, 10_000 + i]))
+    montages = _CLINICAL_MONTAGES if clinical else _MONTAGES
+    plans = _plan_recordings(rng, hours, recording_minutes, n_patients, sampling_rates, montages)
+    make_traits: Callable[[np.random.Generator], PatientTraits | ClinicalTraits]
+    make_traits = _clinical_traits if clinical else _traits
+    traits = {p.patient: make_traits(np.random.default_rng([seed, 10_000 + i]))
               for i, p in enumerate(_unique_patients(plans))}  # fmt: skip
     written, n_seizures, seizure_s = [], 0, 0.0
     for plan in plans:
         rec_rng = np.random.default_rng([seed, plan.index])
-        seizures = _plan_seizures(rec_rng, plan.duration_s, traits[plan.patient],
-                                  seizures_per_hour, no_seizure_share)  # fmt: skip
-        rel = _write_recording(out, plan, traits[plan.patient], seizures, rec_rng)
+        patient = traits[plan.patient]
+        seizures: list[SeizurePlan]
+        if isinstance(patient, ClinicalTraits):
+            clinical_seizures = _plan_clinical_seizures(
+                rec_rng, plan.duration_s, patient, seizures_per_hour, no_seizure_share
+            )
+            rel = _write_clinical(out, plan, patient, clinical_seizures, rec_rng)
+            seizures = list(clinical_seizures)
+        else:
+            seizures = _plan_seizures(
+                rec_rng, plan.duration_s, patient, seizures_per_hour, no_seizure_share
+            )
+            rel = _write_recording(out, plan, patient, seizures, rec_rng)
         written.append(rel)
         n_seizures += len(seizures)
         seizure_s += sum(s.stop_s - s.start_s for s in seizures)
@@ -135,6 +174,7 @@ def _plan_recordings(
     recording_minutes: tuple[float, float],
     n_patients: int | None,
     sampling_rates: tuple[int, ...],
+    montages: dict[str, str] = _MONTAGES,
 ) -> list[_Plan]:
     total_s = hours * 3600.0
     lo, hi = (m * 60.0 for m in recording_minutes)
@@ -164,7 +204,7 @@ def _plan_recordings(
         session = k // 2
         if (p, session) not in session_setup:
             session_setup[(p, session)] = (
-                str(rng.choice(list(_MONTAGES))),
+                str(rng.choice(list(montages))),
                 int(rng.choice(sampling_rates)),
                 int(rng.integers(2002, 2016)),
             )
@@ -187,6 +227,95 @@ def _traits(rng: np.random.Generator) -> PatientTraits:
         start_hz=float(rng.uniform(5.0, 7.0)),
         end_hz=float(rng.uniform(2.5, 3.5)),
     )
+
+
+def _clinical_traits(rng: np.random.Generator) -> ClinicalTraits:
+    kinds = rng.dirichlet([2.0, 1.0, 1.0])
+    return ClinicalTraits(
+        gain=float(np.exp(rng.normal(0.0, 0.35))),
+        background_uv=float(rng.uniform(10.0, 35.0)),
+        spectral_exponent=float(rng.uniform(0.6, 1.1)),
+        alpha_hz=float(rng.uniform(7.0, 12.0)),
+        alpha_uv=float(rng.uniform(5.0, 35.0)),
+        theta_uv=float(rng.uniform(5.0, 20.0)),
+        slowing_uv=float(rng.uniform(10.0, 30.0)) if rng.random() < 0.3 else 0.0,
+        beta_uv=float(rng.uniform(5.0, 15.0)) if rng.random() < 0.3 else 0.0,
+        focal_slowing=str(rng.choice(FOCI)) if rng.random() < 0.2 else None,
+        focus=str(rng.choice(FOCI)),
+        kind_weights=(float(kinds[0]), float(kinds[1]), float(kinds[2])),
+        start_hz=float(rng.uniform(5.0, 8.0)),
+        end_hz=float(rng.uniform(2.0, 3.5)),
+        blink_gap_s=float(rng.uniform(3.0, 15.0)),
+        chewing_per_hour=float(rng.uniform(2.0, 20.0)),
+        photomyogenic=bool(rng.random() < 0.3),
+        theta_bursts_per_hour=float(rng.uniform(5.0, 20.0)) if rng.random() < 0.3 else 0.0,
+        movement_per_hour=float(rng.uniform(1.0, 4.0)) if rng.random() < 0.25 else 0.0,
+    )
+
+
+_CLINICAL_LENGTH_S = {"focal": (10.0, 300.0), "spike_wave": (10.0, 40.0),
+                      "low_amplitude": (10.0, 300.0)}  # fmt: skip
+_CLINICAL_AMPLITUDE = {"focal": (1.5, 4.0), "spike_wave": (4.0, 8.0),
+                       "low_amplitude": (1.0, 1.8)}  # fmt: skip
+
+
+def _plan_clinical_seizures(
+    rng: np.random.Generator,
+    duration_s: int,
+    traits: ClinicalTraits,
+    per_hour: float,
+    no_seizure_share: float,
+) -> list[ClinicalSeizure]:
+    if rng.random() < no_seizure_share:
+        return []
+    count = max(1, int(rng.poisson(per_hour * duration_s / 3600.0)))
+    kinds = [str(k) for k in rng.choice(SEIZURE_KINDS, size=count, p=traits.kind_weights)]
+    lengths = [round(float(np.exp(rng.uniform(*np.log(_CLINICAL_LENGTH_S[k])))), 2) for k in kinds]
+    margin, gap = 10.0, 60.0  # the gap leaves room for post-ictal slowing
+    while lengths and sum(lengths) + gap * (len(lengths) - 1) + 2 * margin > duration_s:
+        lengths.pop()
+        kinds.pop()
+    if not lengths:
+        return []
+    slack = duration_s - 2 * margin - sum(lengths) - gap * (len(lengths) - 1)
+    spaces = rng.dirichlet(np.ones(len(lengths) + 1)) * slack
+    plans, t = [], margin
+    for kind, length, space in zip(kinds, lengths, spaces[:-1], strict=True):
+        start = round(t + float(space), 2)
+        focus = traits.focus if rng.random() < 0.8 else str(rng.choice(FOCI))
+        spread_both = kind == "focal" and bool(rng.random() < 0.3)
+        amplitude = float(rng.uniform(*_CLINICAL_AMPLITUDE[kind]))
+        plans.append(
+            ClinicalSeizure(
+                start,
+                round(start + length, 2),
+                focus,
+                kind == "spike_wave" or spread_both,
+                kind=kind,
+                amplitude=amplitude,
+                spread_both=spread_both,
+            )
+        )
+        t = start + length + gap
+    return plans
+
+
+def _plan_photic(
+    rng: np.random.Generator, duration_s: int, seizures: list[SeizurePlan]
+) -> PhoticSession | None:
+    """A photic session in a third of the recordings, clear of seizures and their aftermath."""
+    if rng.random() >= 1 / 3:
+        return None
+    length = PhoticSession(0.0).duration_s
+    for _ in range(10):
+        start = (
+            float(rng.uniform(5.0, duration_s - length - 5.0)) if duration_s > length + 10 else -1
+        )
+        if start < 0:
+            return None
+        if all(start + length < s.start_s - 10 or start > s.stop_s + 60 for s in seizures):
+            return PhoticSession(round(start, 2))
+    return None
 
 
 def _plan_seizures(
@@ -238,17 +367,55 @@ def _write_recording(
     return (folder / f"{stem}.edf").relative_to(out).as_posix()
 
 
+def _write_clinical(
+    out: Path,
+    plan: _Plan,
+    traits: ClinicalTraits,
+    seizures: list[ClinicalSeizure],
+    rng: np.random.Generator,
+) -> str:
+    folder = out / "edf" / plan.split / plan.patient / plan.session / plan.montage
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{plan.patient}_{plan.session.split('_')[0]}_{plan.token}"
+    n = plan.duration_s * plan.sfreq_hz
+    photic = _plan_photic(rng, plan.duration_s, list(seizures))
+    potentials = clinical_recording(rng, n, plan.sfreq_hz, traits, seizures, photic)
+    potentials *= np.float32(traits.gain * _MONTAGE_GAIN[plan.montage] * rng.uniform(0.8, 1.25))
+    electrode_gains = rng.uniform(0.8, 1.25, size=len(_FILE_ORDER)).astype(np.float32)
+    flashes = None if photic is None else photic.flash_channel(n, plan.sfreq_hz)
+    signals, labels = _montage_signals(
+        rng, potentials, plan, electrode_gains=electrode_gains, photic=flashes
+    )
+    start = datetime(2000 + plan.index % 20, 1 + plan.index % 12, 1 + plan.index % 28, 9, 0, 0)
+    write_edf(folder / f"{stem}.edf", signals, labels, plan.sfreq_hz, start=start)
+    events = make_events([s.start_s for s in seizures], [s.stop_s for s in seizures])
+    write_csv_bi(folder / f"{stem}.csv_bi", events, float(plan.duration_s))
+    write_tusz_channel_csv(folder / f"{stem}.csv", list(seizures), float(plan.duration_s))
+    return (folder / f"{stem}.edf").relative_to(out).as_posix()
+
+
 def _montage_signals(
-    rng: np.random.Generator, potentials: np.ndarray, plan: _Plan
+    rng: np.random.Generator,
+    potentials: np.ndarray,
+    plan: _Plan,
+    *,
+    electrode_gains: np.ndarray | None = None,
+    photic: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[str]]:
-    """Referenced EEG plus TUSZ's extra channels, in TUSZ file order, and their labels."""
-    suffix = _MONTAGES[plan.montage]
+    """Referenced EEG plus TUSZ's extra channels, in TUSZ file order, and their labels.
+
+    ``electrode_gains`` scale the referenced electrode channels (contact differences);
+    ``photic`` is the PHOTIC channel (zeros when None). ``03_tcp_ar_a`` files lack A1/A2.
+    """
+    suffix = _CLINICAL_MONTAGES[plan.montage]
     if suffix == "LE":
         reference = 0.5 * (potentials[SITES.index("A1")] + potentials[SITES.index("A2")])
     else:
         reference = potentials.mean(axis=0)
     by_upper = {s.upper(): i for i, s in enumerate(SITES)}
     eeg = [potentials[by_upper[name]] - reference for name in _FILE_ORDER]
+    if electrode_gains is not None:
+        eeg = [row * gain for row, gain in zip(eeg, electrode_gains, strict=True)]
     n = potentials.shape[1]
     fs = float(plan.sfreq_hz)
     frontal = potentials[SITES.index("Fp1")] + potentials[SITES.index("Fp2")]
@@ -259,9 +426,13 @@ def _montage_signals(
         "T1": potentials[SITES.index("T3")] - reference + 5.0 * rng.standard_normal(n),
         "T2": potentials[SITES.index("T4")] - reference + 5.0 * rng.standard_normal(n),
     }
-    signals = [*eeg, *extras.values(), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)]
+    flashes = np.zeros(n) if photic is None else photic
+    signals = [*eeg, *extras.values(), flashes, np.zeros(n), np.zeros(n), np.zeros(n)]
     labels = [f"EEG {name}-{suffix}" for name in (*_FILE_ORDER, *extras)]
     labels += ["PHOTIC-REF", "IBI", "BURSTS", "SUPPR"]
+    if plan.montage == "03_tcp_ar_a":
+        keep = [i for i, label in enumerate(labels) if label not in ("EEG A1-REF", "EEG A2-REF")]
+        signals, labels = [signals[i] for i in keep], [labels[i] for i in keep]
     return np.stack(signals).astype(np.float32), labels
 
 

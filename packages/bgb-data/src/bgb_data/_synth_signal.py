@@ -24,7 +24,16 @@ from scipy import fft as sp_fft
 
 from bgb_data._channels import ELECTRODES
 
-__all__ = ["SITES", "TCP_PAIRS", "PatientTraits", "SeizurePlan", "synth_recording"]
+__all__ = [
+    "DIST",
+    "SITES",
+    "TCP_PAIRS",
+    "XY",
+    "PatientTraits",
+    "SeizurePlan",
+    "spectral_noise",
+    "synth_recording",
+]
 
 _POSITIONS: dict[str, tuple[float, float]] = {
     "Fp1": (-0.31, 0.95), "Fp2": (0.31, 0.95), "F7": (-0.81, 0.59), "F3": (-0.42, 0.52),
@@ -36,8 +45,8 @@ _POSITIONS: dict[str, tuple[float, float]] = {
 }  # fmt: skip
 SITES: tuple[str, ...] = (*ELECTRODES, "A1", "A2")
 """Rows of a synthetic potential array."""
-_XY = np.array([_POSITIONS[s] for s in SITES])  # (21, 2)
-_DIST = np.linalg.norm(_XY[:, None, :] - _XY[None, :, :], axis=-1)  # (21, 21)
+XY = np.array([_POSITIONS[s] for s in SITES])  # (21, 2)
+DIST = np.linalg.norm(XY[:, None, :] - XY[None, :, :], axis=-1)  # (21, 21)
 
 TCP_PAIRS: tuple[tuple[str, str], ...] = (
     ("Fp1", "F7"), ("F7", "T3"), ("T3", "T5"), ("T5", "O1"),
@@ -79,7 +88,7 @@ class SeizurePlan:
 
     def gains(self) -> np.ndarray:
         """(21,) amplitude gain per site: 1 at the focus, falling with distance."""
-        d = _DIST[SITES.index(self.focus)]
+        d = DIST[SITES.index(self.focus)]
         width = 1.4 if self.generalised else 0.55
         floor = 0.6 if self.generalised else 0.0
         return np.asarray(np.maximum(np.exp(-(d**2) / (2 * width**2)), floor))
@@ -87,7 +96,7 @@ class SeizurePlan:
     def delays_s(self) -> np.ndarray:
         """(21,) seconds after onset at which each site joins (spread speed by extent)."""
         speed = 0.5 if self.generalised else 0.15  # scalp-radius units per second
-        return np.asarray(_DIST[SITES.index(self.focus)] / speed)
+        return np.asarray(DIST[SITES.index(self.focus)] / speed)
 
     def involved(self) -> dict[str, float]:
         """Site -> seconds after onset it joins, for sites with gain >= the threshold."""
@@ -119,7 +128,7 @@ def synth_recording(
     return x
 
 
-def _spectral_noise(
+def spectral_noise(
     rng: np.random.Generator,
     n_rows: int,
     n: int,
@@ -143,17 +152,17 @@ def _spectral_noise(
 def _background(
     rng: np.random.Generator, n: int, sfreq_hz: float, traits: PatientTraits
 ) -> np.ndarray:
-    sources = _spectral_noise(rng, len(SITES), n, sfreq_hz, None, exponent=0.8)
-    mixing = np.exp(-(_DIST**2) / (2 * 0.35**2))
+    sources = spectral_noise(rng, len(SITES), n, sfreq_hz, None, exponent=0.8)
+    mixing = np.exp(-(DIST**2) / (2 * 0.35**2))
     mixing /= np.linalg.norm(mixing, axis=1, keepdims=True)
     x = (mixing.astype(np.float32) @ sources) * np.float32(traits.background_uv)  # (21, n)
     freqs = np.fft.rfftfreq(sp_fft.next_fast_len(n, real=True), 1.0 / sfreq_hz)
     alpha_shape = np.exp(-((freqs - traits.alpha_hz) ** 2) / (2 * 0.6**2))
-    alpha = _spectral_noise(rng, 1, n, sfreq_hz, alpha_shape)[0]
+    alpha = spectral_noise(rng, 1, n, sfreq_hz, alpha_shape)[0]
     # Waxing and waning: a slow (< 0.1 Hz) positive envelope.
     slow = np.exp(-(freqs**2) / (2 * 0.05**2))
-    envelope = 1.0 + 0.5 * _spectral_noise(rng, 1, n, sfreq_hz, slow)[0]
-    posterior = np.clip(-_XY[:, 1], 0.1, 1.0).astype(np.float32)  # (21,) back of the head
+    envelope = 1.0 + 0.5 * spectral_noise(rng, 1, n, sfreq_hz, slow)[0]
+    posterior = np.clip(-XY[:, 1], 0.1, 1.0).astype(np.float32)  # (21,) back of the head
     x += np.outer(posterior * traits.alpha_uv, np.clip(envelope, 0, None) * alpha)
     return np.asarray(x, dtype=np.float32)
 
@@ -167,14 +176,14 @@ def _events(rng: np.random.Generator, n: int, sfreq_hz: float, mean_gap_s: float
 def _add_blinks(rng: np.random.Generator, x: np.ndarray, sfreq_hz: float) -> None:
     width = int(0.4 * sfreq_hz)
     shape = np.hanning(width).astype(np.float32) ** 2
-    eyes = np.exp(-(np.linalg.norm(_XY - np.array([0.0, 1.25]), axis=1) ** 2) / 0.25)
+    eyes = np.exp(-(np.linalg.norm(XY - np.array([0.0, 1.25]), axis=1) ** 2) / 0.25)
     for at in _events(rng, x.shape[1] - width, sfreq_hz, mean_gap_s=6.0):
         amp = rng.uniform(80.0, 200.0)
         x[:, at : at + width] += np.outer(eyes * amp, shape).astype(np.float32)
 
 
 def _add_muscle(rng: np.random.Generator, x: np.ndarray, sfreq_hz: float) -> None:
-    lateral = np.clip(np.abs(_XY[:, 0]) - 0.5, 0.0, None) * 2.0  # (21,) temporal sites
+    lateral = np.clip(np.abs(XY[:, 0]) - 0.5, 0.0, None) * 2.0  # (21,) temporal sites
     for at in _events(rng, x.shape[1], sfreq_hz, mean_gap_s=60.0):
         length = min(int(rng.uniform(1.0, 5.0) * sfreq_hz), x.shape[1] - at)
         burst = np.diff(rng.standard_normal((len(SITES), length + 1)), axis=1)  # ~ high-pass

@@ -1,4 +1,4 @@
-"""``bgb synth OUT --hours H --seed S``: write a synthetic corpus in TUSZ layout."""
+"""``bgb synth OUT --hours H --seed S --profile P``: write a synthetic TUSZ-layout corpus."""
 
 from __future__ import annotations
 
@@ -15,12 +15,16 @@ __all__ = ["synth"]
               show_default=True, help="Total recorded hours to write.")  # fmt: skip
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Random seed; the same seed writes identical files.")  # fmt: skip
-def synth(out: Path, hours: float, seed: int) -> None:
+@click.option("--profile", type=click.Choice(["basic", "clinical"]), default="basic",
+              show_default=True,
+              help="basic: the demo's corpus; clinical: varied patients, loud artifacts, "
+              "spike-wave and low-amplitude seizures (see bgb-data's README).")  # fmt: skip
+def synth(out: Path, hours: float, seed: int, profile: str) -> None:
     """Write synthetic EEG (EDF + .csv_bi + .csv) in TUSZ layout under OUT/edf/."""
     from bgb_data import generate_corpus
 
     try:
-        summary = generate_corpus(out, hours=hours, seed=seed)
+        summary = generate_corpus(out, hours=hours, seed=seed, profile=profile)
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     click.echo(

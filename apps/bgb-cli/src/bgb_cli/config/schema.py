@@ -38,6 +38,8 @@ class SyntheticConfig(_Section):
     """Total hours of EEG to synthesise, over all splits."""
     seed: int = 0
     """Seed of the generator; the same seed writes the same files."""
+    profile: Literal["basic", "clinical"] = "basic"
+    """``basic`` (the demo's corpus) or ``clinical`` (see ``bgb synth --profile``)."""
 
 
 class DataConfig(_Section):
@@ -59,6 +61,41 @@ class DataConfig(_Section):
     """Length of one model input window, seconds."""
     stride_s: float = Field(default=10.0, gt=0)
     """Step between training windows, seconds."""
+
+
+class AugmentConfig(_Section):
+    """Random transforms of each training window (see ``bgb_cli.training.augment``); the
+    defaults change nothing."""
+
+    gain: tuple[float, float] = (1.0, 1.0)
+    """Range of the log-uniform factor scaling a whole window."""
+    channel_gain: tuple[float, float] = (1.0, 1.0)
+    """Range of the log-uniform factor scaling each electrode of a window."""
+    sign_flip: float = Field(default=0.0, ge=0, le=1)
+    """Probability of inverting a window's polarity."""
+    mirror: float = Field(default=0.0, ge=0, le=1)
+    """Probability of exchanging a window's left and right electrodes."""
+    channel_dropout: float = Field(default=0.0, ge=0, lt=1)
+    """Probability of zeroing each electrode of a window."""
+
+    @pydantic.model_validator(mode="after")
+    def _ranges(self) -> AugmentConfig:
+        for name in ("gain", "channel_gain"):
+            low, high = getattr(self, name)
+            if not 0 < low <= high:
+                raise ValueError(f"augment.{name} must be a range 0 < low <= high")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any transform can change a window."""
+        return (
+            self.gain != (1.0, 1.0)
+            or self.channel_gain != (1.0, 1.0)
+            or self.sign_flip > 0
+            or self.mirror > 0
+            or self.channel_dropout > 0
+        )
 
 
 class TrainingConfig(_Section):
@@ -107,6 +144,8 @@ class TrainingConfig(_Section):
     """Focal loss weight of the seizure class (1 - alpha for background)."""
     focal_gamma: float = Field(default=2.0, ge=0)
     """Focal loss focusing exponent (0 gives weighted cross-entropy)."""
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    """Training-time transforms of the windows (none by default)."""
     balanced_sampling: bool = True
     """Redraw each epoch's windows so that ``seizure_share`` of them hold seizure."""
     seizure_share: float = Field(default=0.5, gt=0, lt=1)
@@ -120,7 +159,8 @@ class TrainingConfig(_Section):
     patience: int = Field(default=5, ge=1)
     """Epochs without a better dev sensitivity at ``evaluation.early_stopping_fa`` (ties
     broken by the sensitivity at the stricter ``evaluation.fa_targets``) before stopping.
-    Counting starts once the warm-up has ended and some epoch has reached the target."""
+    Counting starts once the warm-up has ended and some epoch has found seizures (sensitivity
+    above 0) at the target."""
     checkpoint_every_steps: int | None = Field(default=None, ge=1)
     """Also write ``last.pt`` every this many steps inside an epoch (null: once per epoch)."""
     smoke_test: bool = False
@@ -146,7 +186,8 @@ class EvaluationConfig(_Section):
     early_stopping_fa: float = Field(default=10.0, gt=0)
     """Early stopping watches dev OVLP sensitivity at this many FA/24h."""
     n_thresholds: int = Field(default=50, ge=2)
-    """Thresholds in the operating-point sweep (evenly spaced over (0, 1))."""
+    """Thresholds in the operating-point sweep, evenly spaced over (0, 1); six more between
+    0.995 and 0.9999 keep strict points for detectors whose scores saturate."""
     inference_stride_s: float = Field(default=30.0, gt=0)
     """Step between windows when stitching whole recordings; overlaps are averaged."""
     batch_size: int | None = Field(default=None, ge=1)

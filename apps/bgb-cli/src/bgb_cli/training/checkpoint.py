@@ -47,6 +47,13 @@ def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
         tmp.unlink(missing_ok=True)
 
 
+_REQUIRED = {
+    "detector": ("config", "model", "detector_config"),
+    "feature_baseline": ("config", "booster", "features"),
+}
+"""Entries every checkpoint of a kind holds (``kind`` absent: a trained detector)."""
+
+
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a checkpoint with ``weights_only=True`` (no arbitrary code runs on load).
 
@@ -65,7 +72,10 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
         ) from None
     if not isinstance(payload, dict):
         raise ValueError(f"{path} is not a bgb checkpoint: it holds a {type(payload).__name__}")
-    for key in ("config", "model", "detector_config"):
+    required = _REQUIRED.get(payload.get("kind", "detector"))
+    if required is None:
+        raise ValueError(f"{path} is not a bgb checkpoint: unknown kind {payload['kind']!r}")
+    for key in required:
         if key not in payload:
             raise ValueError(f"{path} is not a bgb checkpoint: it has no {key!r} entry")
     return payload

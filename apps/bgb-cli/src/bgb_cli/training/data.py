@@ -48,7 +48,12 @@ def ensure_cache(config: RunConfig, progress: bool = True) -> Path:
     root = data.root
     if root is not None and data.synthetic is not None and not (root / "edf").is_dir():
         log.info("generating a %.1f h synthetic corpus into %s", data.synthetic.hours, root)
-        generate_corpus(root, hours=data.synthetic.hours, seed=data.synthetic.seed)
+        generate_corpus(
+            root,
+            hours=data.synthetic.hours,
+            seed=data.synthetic.seed,
+            profile=data.synthetic.profile,
+        )
     if root is None or not (root / "edf").is_dir():
         where = "data.root is not set" if root is None else f"no {root / 'edf'} folder"
         raise ConfigError(f"TUSZ corpus not found ({where}). {TUSZ_HINT}.")

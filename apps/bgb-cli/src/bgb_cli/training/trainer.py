@@ -22,6 +22,7 @@ from bgb_cli.calibration import Calibration, calibration_from_sweep, read_calibr
 from bgb_cli.config import RunConfig
 from bgb_cli.evaluation import predict_split, sweep_split
 from bgb_cli.inference import autocast_context, resolve_device
+from bgb_cli.training.augment import augment_batch
 from bgb_cli.training.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from bgb_cli.training.data import EpochPosition, IndexedWindows, make_sampler
 from bgb_cli.training.distributed import (
@@ -302,6 +303,8 @@ class Trainer:
             self._stop_on_nonfinite(x, y, index, "non-finite values in the input windows")
         x = x.to(self.device, self.dtype, non_blocking=True)
         y = y.to(self.device, self.dtype, non_blocking=True)
+        if training.augment.enabled:
+            x = augment_batch(x, training.augment, self._augment_generator())
         try:
             with autocast_context(self.device, training.mixed_precision):
                 logits = self.train_model(x)
@@ -321,6 +324,13 @@ class Trainer:
         self.scheduler.step()
         self.step += 1
         return float(reported)
+
+    def _augment_generator(self) -> torch.Generator:
+        """Draws for this step's augmentation: a function of seed, rank and step alone, so a
+        resumed run augments exactly as the uninterrupted one would have."""
+        rank = 0 if self.distributed is None else self.distributed.rank
+        seed = (self.config.training.seed * 1_000_003 + self.step) * 1_009 + rank
+        return torch.Generator().manual_seed(seed)
 
     def _stop_on_nonfinite(
         self, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor, what: str
@@ -372,8 +382,9 @@ class Trainer:
         for key, value in row.items():
             if key.startswith(("dev_", "sensitivity", "fa_")) and value is not None:
                 writer.add_scalar(f"dev/{key}", value, self.step)
-        # patience counts from the end of the warm-up, once some epoch has reached the target
-        counting = self.step >= self.warmup_steps and self.best_key is not None
+        # patience counts from the end of the warm-up, once some epoch has found seizures at
+        # the target: before that, an epoch that detects nothing is no reason to stop
+        counting = self.step >= self.warmup_steps and (self.best_metric or 0.0) > 0.0
         if improved:
             self.best_metric, self.best_epoch, self.bad_epochs = metric, self.epoch, 0
             self.best_key = ranking
