@@ -271,17 +271,10 @@ def _plan_clinical_seizures(
     count = max(1, int(rng.poisson(per_hour * duration_s / 3600.0)))
     kinds = [str(k) for k in rng.choice(SEIZURE_KINDS, size=count, p=traits.kind_weights)]
     lengths = [round(float(np.exp(rng.uniform(*np.log(_CLINICAL_LENGTH_S[k])))), 2) for k in kinds]
-    margin, gap = 10.0, 60.0  # the gap leaves room for post-ictal slowing
-    while lengths and sum(lengths) + gap * (len(lengths) - 1) + 2 * margin > duration_s:
-        lengths.pop()
-        kinds.pop()
-    if not lengths:
-        return []
-    slack = duration_s - 2 * margin - sum(lengths) - gap * (len(lengths) - 1)
-    spaces = rng.dirichlet(np.ones(len(lengths) + 1)) * slack
-    plans, t = [], margin
-    for kind, length, space in zip(kinds, lengths, spaces[:-1], strict=True):
-        start = round(t + float(space), 2)
+    # the 60 s gap leaves room for post-ictal slowing
+    starts = _place(rng, lengths, duration_s, margin=10.0, gap=60.0)
+    plans = []
+    for kind, length, start in zip(kinds[: len(starts)], lengths, starts, strict=True):
         focus = traits.focus if rng.random() < 0.8 else str(rng.choice(FOCI))
         spread_both = kind == "focal" and bool(rng.random() < 0.3)
         amplitude = float(rng.uniform(*_CLINICAL_AMPLITUDE[kind]))
@@ -296,7 +289,6 @@ def _plan_clinical_seizures(
                 spread_both=spread_both,
             )
         )
-        t = start + length + gap
     return plans
 
 
@@ -318,6 +310,26 @@ def _plan_photic(
     return None
 
 
+def _place(
+    rng: np.random.Generator, lengths: list[float], duration_s: int, margin: float, gap: float
+) -> list[float]:
+    """Onsets (s, rounded to 0.01) of the first seizures of ``lengths`` that fit in
+    ``duration_s`` with ``margin`` at both ends and ``gap`` between them, in order, the free
+    time shared out at random; those that do not fit are dropped from ``lengths``."""
+    while lengths and sum(lengths) + gap * (len(lengths) - 1) + 2 * margin > duration_s:
+        lengths.pop()
+    if not lengths:
+        return []
+    slack = duration_s - 2 * margin - sum(lengths) - gap * (len(lengths) - 1)
+    spaces = rng.dirichlet(np.ones(len(lengths) + 1)) * slack
+    starts, t = [], margin
+    for length, space in zip(lengths, spaces[:-1], strict=True):
+        start = round(t + float(space), 2)
+        starts.append(start)
+        t = start + float(length) + gap
+    return starts
+
+
 def _plan_seizures(
     rng: np.random.Generator,
     duration_s: int,
@@ -329,20 +341,12 @@ def _plan_seizures(
         return []
     count = max(1, int(rng.poisson(per_hour * duration_s / 3600.0)))
     lengths = list(np.round(np.exp(rng.uniform(np.log(10.0), np.log(120.0), size=count)), 2))
-    margin, gap = 10.0, 30.0
-    while lengths and sum(lengths) + gap * (len(lengths) - 1) + 2 * margin > duration_s:
-        lengths.pop()
-    if not lengths:
-        return []
-    slack = duration_s - 2 * margin - sum(lengths) - gap * (len(lengths) - 1)
-    spaces = rng.dirichlet(np.ones(len(lengths) + 1)) * slack
-    plans, t = [], margin
-    for length, space in zip(lengths, spaces[:-1], strict=True):
-        start = round(t + float(space), 2)
+    starts = _place(rng, lengths, duration_s, margin=10.0, gap=30.0)
+    plans = []
+    for length, start in zip(lengths, starts, strict=True):
         focus = traits.focus if rng.random() < 0.8 else str(rng.choice(FOCI))
         generalised = bool(rng.random() < traits.generalised_share)
         plans.append(SeizurePlan(start, round(start + float(length), 2), focus, generalised))
-        t = start + float(length) + gap
     return plans
 
 

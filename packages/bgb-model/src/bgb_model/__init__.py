@@ -1,4 +1,4 @@
-"""bgb_model: the V3 dual-stream EEG seizure detector (TCN, BiMamba2, dynamic-Laplacian GNN).
+"""bgb_model: the dual-stream EEG seizure detector (TCN, BiMamba2, dynamic-Laplacian GNN).
 
 Entry points: ``Detector(DetectorConfig())`` maps (B, 19, S) EEG at 256 Hz to (B, S) per-sample
 logits; ``Mamba2`` is a drop-in for mamba-ssm's layer with an exact pure-PyTorch backend.

@@ -126,7 +126,7 @@ _C = TypeVar("_C")
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """All sizes of the V3 dual-stream detector; the defaults are the seed's."""
+    """All sizes of the dual-stream detector; the defaults are the seed's."""
 
     tcn: TCNConfig = field(default_factory=TCNConfig)
     """Per-electrode temporal encoder."""

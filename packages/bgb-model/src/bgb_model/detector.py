@@ -1,4 +1,4 @@
-"""The V3 dual-stream seizure detector: (B, 19, S) EEG -> (B, S) per-sample logits.
+"""The dual-stream seizure detector: (B, 19, S) EEG -> (B, S) per-sample logits.
 
 References: Dao & Gu 2024, "Transformers are SSMs" (Mamba2/SSD); Zhu & Koniusz 2021, "Simple
 Spectral Graph Convolution"; EvoBrain: Dynamic Multi-channel EEG Graph Modeling for
