@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from bgb_modal import settings
+import bgb_modal.settings as settings
 
 __all__ = [
     "CacheOutcome",

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import click
 
-from bgb_modal import settings
+import bgb_modal.settings as settings
 from bgb_modal.actions import ConfigSource, check_volume_paths
 
 __all__ = ["ACTIONS", "CloudFunctions", "RemoteFunction", "launch", "split_list"]
