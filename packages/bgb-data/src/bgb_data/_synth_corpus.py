@@ -299,12 +299,10 @@ def _plan_photic(
     if rng.random() >= 1 / 3:
         return None
     length = PhoticSession(0.0).duration_s
+    if duration_s <= length + 10:
+        return None
     for _ in range(10):
-        start = (
-            float(rng.uniform(5.0, duration_s - length - 5.0)) if duration_s > length + 10 else -1
-        )
-        if start < 0:
-            return None
+        start = float(rng.uniform(5.0, duration_s - length - 5.0))
         if all(start + length < s.start_s - 10 or start > s.stop_s + 60 for s in seizures):
             return PhoticSession(round(start, 2))
     return None
