@@ -3,7 +3,9 @@
 Every ``import`` statement counts, at module level or inside a function: an import moved into a
 function hides a cycle from Python's loader but not from a reader, so it is still a cycle here.
 Modules are the files under ``packages/*/src`` and ``apps/*/src``; ``from pkg import name``
-depends on ``pkg.name`` when that is a module, else on ``pkg`` itself.
+depends on ``pkg.name`` when that is a module, else on ``pkg`` itself. Importing ``a.b.c``
+from outside package ``a.b`` also runs ``a/b/__init__.py`` first, so it depends on ``a.b``
+too (a module's own enclosing packages are already being imported, and do not count).
 
 Usage: ``python .ci/check_import_cycles.py [ROOT]``. Prints each cycle; exits 1 if any.
 """
@@ -34,23 +36,42 @@ def _owner(name: str, modules: dict[str, Path]) -> str | None:
     return name or None
 
 
+def package_of(module: str, path: Path) -> str:
+    """The package that the relative imports of ``module`` (the file ``path``) start from."""
+    return module if path.name == "__init__.py" else module.rpartition(".")[0]
+
+
+def imported_from(node: ast.ImportFrom, package: str) -> str:
+    """The absolute name of the module that ``from ... import`` reads, in ``package``."""
+    base = node.module or ""
+    if node.level:  # relative: climb from this module's package
+        anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+        base = ".".join([*anchor, base] if base else anchor)
+    return base
+
+
 def imports_of(module: str, path: Path, modules: dict[str, Path]) -> set[str]:
     """The project modules that ``module`` imports anywhere in its file."""
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    package = package_of(module, path)
     wanted: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
             wanted.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:  # relative: climb from this module's package
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, base] if base else anchor)
+            base = imported_from(node, package)
             for alias in node.names:
                 full = f"{base}.{alias.name}"
                 wanted.add(full if full in modules else base)
     owners = {_owner(name, modules) for name in wanted}
-    return {o for o in owners if o is not None and o != module}
+    found = {o for o in owners if o is not None and o != module}
+    for owner in list(found):
+        parent = owner.rpartition(".")[0]
+        while parent:
+            inside = module == parent or module.startswith(parent + ".")
+            if parent in modules and not inside:
+                found.add(parent)
+            parent = parent.rpartition(".")[0]
+    return found
 
 
 def cycles(graph: dict[str, set[str]]) -> list[list[str]]:

@@ -2,14 +2,14 @@
 
     uv run python benchmarks/bench_apps.py [--long-hours 24] [--skip-long] [--skip-default]
 
-1. `bgb detect` on a 1 h, 19-of-23-channel, 250 Hz EDF with the default (seed-sized) model
+1. `bgb detect` on a 1 h, 19-of-23-channel, 250 Hz EDF with the default (full-sized) model
    on the CPU: wall time and peak resident memory of the process (target <= 30 s, <= 3 GB).
 2. Peak memory of `bgb detect` on 1 h and on a long recording (default 24 h) with the small
    model: memory should stay flat as the recording grows. Both runs use `--stride 60` (no
    window overlap), which halves the time and does not change what memory holds.
 3. Training throughput (windows/s): forward + backward + AdamW step on batches of sixty-second
    windows, for the demo's model (configs/demo.yaml: small preset, TCN stride 64, batch 4)
-   and for the small preset at the seed's stride 16 (batch 8).
+   and for the small preset at the original design's stride 16 (batch 8).
 Each detect run is a fresh subprocess so that its peak RSS is its own.
 """
 
@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bgb_cli.config import RunConfig, load_config
-from bgb_cli.training.checkpoint import save_checkpoint
+from bgb.checkpoint import save_checkpoint
+from bgb.config import RunConfig, load_config
 from bgb_data import ELECTRODES, write_edf
 from bgb_model import Detector, DetectorConfig
 

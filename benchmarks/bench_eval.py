@@ -19,14 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bgb_eval import (
-    make_events,
-    merge_overlapping,
-    score_folders,
-    sweep_operating_points,
-    write_csv_bi,
-)
-from bgb_eval.operating_points import config_at_threshold
+from bgb_eval import config_at_threshold, score_folders, sweep_operating_points
+from bgb_events import make_events, merge_overlapping, write_csv_bi
 from bgb_post import PostprocessConfig, postprocess
 
 ROOT = Path(__file__).resolve().parents[1]

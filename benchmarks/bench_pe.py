@@ -109,7 +109,7 @@ def report(name: str, model: Detector, x: Tensor) -> None:
 
 def trained_windows(checkpoint: Path, n_windows: int) -> tuple[Detector, Tensor]:
     """The checkpoint's model and ``n_windows`` windows of its run's cached dev split."""
-    from bgb_cli.trained import load_trained
+    from bgb.trained import load_trained
     from bgb_data import WindowDataset
 
     trained = load_trained(checkpoint, torch.device("cpu"), backend="torch")

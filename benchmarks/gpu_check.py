@@ -108,13 +108,13 @@ def training_step(
     config_path: Path, device: torch.device, steps: int, plumbing: bool
 ) -> dict[str, Any]:
     """Train the config's model for ``steps`` timed steps on random 60 s windows."""
-    from bgb_cli.config import load_config
-    from bgb_cli.inference import autocast_context
-    from bgb_cli.training.losses import focal_loss
-    from bgb_cli.training.optim import build_optimizer
+    from bgb.config import load_config
+    from bgb.inference import autocast_context
+    from bgb.training.losses import focal_loss
+    from bgb.training.optim import build_optimizer
     from bgb_model import Detector, DetectorConfig
 
-    config = load_config(config_path, environ={})
+    config = load_config(config_path)
     training = config.training
     batch = 1 if plumbing else training.batch_size
     detector_config = DetectorConfig.small() if plumbing else config.detector_config()

@@ -46,6 +46,29 @@ def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
             {"a/__init__.py": "", "a/x.py": "from .y import f\n", "a/y.py": "from . import x\n"},
             [["a.x", "a.y"]],
         ),
+        # importing a.sub.m from outside a.sub runs a/sub/__init__.py first: the package
+        # counts, so a loop through what it re-exports is a cycle (Python fails on it)
+        (
+            {
+                "a/__init__.py": "",
+                "a/t.py": "from a.sub.c import save\n",
+                "a/sub/__init__.py": "from a.sub.run import go\n",
+                "a/sub/c.py": "save = 1\n",
+                "a/sub/run.py": "from a.e import ev\ngo = 1\n",
+                "a/e.py": "from a.t import x\nev = 1\n",
+            },
+            [["a.e", "a.sub", "a.sub.run", "a.t"]],
+        ),
+        # ... but the modules of a package reaching each other is not
+        (
+            {
+                "a/__init__.py": "",
+                "a/sub/__init__.py": "from a.sub.run import go\n",
+                "a/sub/c.py": "save = 1\n",
+                "a/sub/run.py": "from a.sub.c import save\ngo = 1\n",
+            },
+            [],
+        ),
         # a package re-exporting its submodules is not a cycle
         (
             {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bgb_cli.config.schema import AugmentConfig
-from bgb_cli.training.augment import MIRROR, augment_batch
+from bgb.config.schema import AugmentConfig
+from bgb.training.augment import MIRROR, augment_batch
 from bgb_data import ELECTRODES
 
 

@@ -16,7 +16,7 @@ import yaml
 from click.testing import CliRunner
 from scipy.signal import periodogram
 
-from bgb_cli.baseline import (
+from bgb.baseline import (
     FeatureBaseline,
     FeatureSpec,
     baseline_payload,
@@ -24,10 +24,10 @@ from bgb_cli.baseline import (
     extract_features,
     feature_names,
 )
-from bgb_cli.config import load_config
+from bgb.checkpoint import save_checkpoint
+from bgb.config import load_config
+from bgb.trained import load_trained
 from bgb_cli.main import cli
-from bgb_cli.trained import load_trained
-from bgb_cli.training.checkpoint import save_checkpoint
 
 SFREQ_HZ = 256
 SPEC = FeatureSpec()
@@ -182,7 +182,7 @@ def test_forward_gives_each_sample_its_epochs_probability(booster_model: str) ->
 
 
 def test_the_checkpoint_loads_weights_only(booster_model: str, tmp_path: Path) -> None:
-    config = load_config(None, ["training.seed=5"], environ={})
+    config = load_config(None, ["training.seed=5"])
     path = tmp_path / "baseline.pt"
     save_checkpoint(path, baseline_payload(booster_model, SPEC, config))
     state = torch.load(path, weights_only=True)
@@ -208,7 +208,7 @@ def _config_file(corpus: Path, tmp: Path) -> Path:
             f"output.run_dir={tmp / 'run'}", "training.device=cpu", "training.progress=false",
             "training.seed=3", "evaluation.inference_stride_s=60",
             "evaluation.max_plots=1"]  # fmt: skip
-    config = load_config(None, sets, environ={})
+    config = load_config(None, sets)
     path = tmp / "run.yaml"
     path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
     return path

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bgb_cli.config import ConfigError, env_overrides, load_config, parse_set
+from bgb.config import ConfigError, load_config, parse_set
+from bgb_cli.env import env_assignments
 from bgb_cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,15 +28,15 @@ def test_five_configs_ship() -> None:
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
 def test_shipped_config_validates(path: Path) -> None:
-    config = load_config(path, environ={})
+    config = load_config(path)
     # the model accepts the config's windows: a whole number of its time steps
     assert round(config.data.window_s * 256) % config.detector_config().total_stride == 0
     assert 0 < config.postprocess_config().tau_off <= config.postprocess_config().tau_on
 
 
 def test_seed_values_in_train_configs() -> None:
-    local = load_config(ROOT / "configs/local/train.yaml", environ={})
-    modal = load_config(ROOT / "configs/modal/train.yaml", environ={})
+    local = load_config(ROOT / "configs/local/train.yaml")
+    modal = load_config(ROOT / "configs/modal/train.yaml")
     assert (local.training.batch_size, modal.training.batch_size) == (8, 48)
     assert (local.training.mixed_precision, modal.training.mixed_precision) == (False, True)
     assert local.training.learning_rate == modal.training.learning_rate == 5e-5
@@ -49,49 +50,49 @@ def test_seed_values_in_train_configs() -> None:
 
 @pytest.mark.parametrize("name", ["local", "modal"])
 def test_tusz_configs_bound_the_epoch_and_end_the_warmup_inside_the_first(name: str) -> None:
-    training = load_config(ROOT / f"configs/{name}/train.yaml", environ={}).training
+    training = load_config(ROOT / f"configs/{name}/train.yaml").training
     assert training.windows_per_epoch is not None and training.warmup_steps is not None
     steps_per_epoch = training.windows_per_epoch // training.batch_size
     assert 0 < training.warmup_steps < steps_per_epoch
-    assert training.activation_checkpointing  # the seed's batch does not fit without it
+    assert training.activation_checkpointing  # the original design's batch does not fit without it
 
 
 def test_unknown_key_names_key_and_file(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("training:\n  epochs: 2\n  epoch: 3\n")
     with pytest.raises(ConfigError, match=r"bad\.yaml: unknown key 'training\.epoch'"):
-        load_config(path, environ={})
+        load_config(path)
 
 
 def test_unknown_model_field_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("model:\n  preset: small\n  overrides:\n    tcn:\n      kernel: 5\n")
     with pytest.raises(ConfigError, match="kernel"):
-        load_config(path, environ={})
+        load_config(path)
 
 
 def test_unknown_postprocessing_field_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("postprocessing:\n  tau: 0.5\n")
     with pytest.raises(ConfigError, match="tau"):
-        load_config(path, environ={})
+        load_config(path)
 
 
 def test_wrong_type_names_key(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("training:\n  batch_size: many\n")
     with pytest.raises(ConfigError, match=r"training\.batch_size"):
-        load_config(path, environ={})
+        load_config(path)
 
 
 def test_set_overrides_are_validated_like_the_file() -> None:
-    config = load_config(None, ["training.epochs=2", "data.root=/x/y"], environ={})
+    config = load_config(None, ["training.epochs=2", "data.root=/x/y"])
     assert config.training.epochs == 2
     assert str(config.data.root) == "/x/y"
     with pytest.raises(ConfigError, match=r"--set training\.epochs=0"):
-        load_config(None, ["training.epochs=0"], environ={})
+        load_config(None, ["training.epochs=0"])
     with pytest.raises(ConfigError, match=r"unknown key 'training\.epoch'"):
-        load_config(None, ["training.epoch=2"], environ={})
+        load_config(None, ["training.epoch=2"])
     with pytest.raises(ConfigError, match=r"KEY\.PATH=VALUE"):
         parse_set("training.epochs")
 
@@ -104,22 +105,22 @@ def test_environment_variables_map_onto_fields() -> None:
         "BGB_NAN_DEBUG": "true",
         "BGB_FORCE_MANIFEST_REBUILD": "yes",
     }
-    config = load_config(None, environ=environ)
+    config = load_config(None, assignments=env_assignments(environ))
     assert config.training.smoke_test is True
     assert config.data.limit_files == 3
     assert config.training.progress is False
     assert config.training.nan_debug is True
     assert config.data.force_rebuild is True
     # --set wins over the environment
-    config = load_config(None, ["data.limit_files=7"], environ=environ)
+    config = load_config(None, ["data.limit_files=7"], assignments=env_assignments(environ))
     assert config.data.limit_files == 7
 
 
 def test_bad_environment_value_is_named() -> None:
     with pytest.raises(ConfigError, match="BGB_LIMIT_FILES"):
-        env_overrides({"BGB_LIMIT_FILES": "three"})
+        env_assignments({"BGB_LIMIT_FILES": "three"})
     with pytest.raises(ConfigError, match="BGB_SMOKE_TEST"):
-        env_overrides({"BGB_SMOKE_TEST": "maybe"})
+        env_assignments({"BGB_SMOKE_TEST": "maybe"})
 
 
 def test_missing_tusz_root_is_one_clear_line(tmp_path: Path) -> None:
@@ -142,7 +143,7 @@ def test_missing_config_file_is_reported() -> None:
 def test_gpu_configs_ask_for_the_kernels() -> None:
     gpu = [p for p in SHIPPED if p.parent.name in ("local", "modal")]
     assert len(gpu) == 4
-    assert all(load_config(p, environ={}).model.backend == "kernel" for p in gpu)
+    assert all(load_config(p).model.backend == "kernel" for p in gpu)
 
 
 @pytest.mark.skipif(
@@ -163,4 +164,4 @@ def test_kernel_backend_without_kernels_stops_before_any_work(tmp_path: Path) ->
 
 def test_float64_excludes_mixed_precision() -> None:
     with pytest.raises(ConfigError, match="float64 and mixed_precision"):
-        load_config(None, ["training.float64=true", "training.mixed_precision=true"], environ={})
+        load_config(None, ["training.float64=true", "training.mixed_precision=true"])

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from bgb_cli.evaluation import _thresholds
-from bgb_cli.training.checkpoint import load_checkpoint, save_checkpoint
+from bgb.checkpoint import load_checkpoint, save_checkpoint
+from bgb.evaluation import sweep_thresholds
 
 
 def test_sweep_thresholds_cover_the_saturated_tail() -> None:
-    grid = _thresholds(50)
+    grid = sweep_thresholds(50)
     assert np.all(np.diff(grid) > 0) and grid[0] > 0 and grid[-1] < 1
     np.testing.assert_allclose(grid[:50], (np.arange(50) + 0.5) / 50)  # the even grid stays
     assert grid[-1] == 0.9999 and (grid > 0.99).sum() == 6

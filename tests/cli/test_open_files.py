@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from bgb_data import ELECTRODES, write_edf
-from bgb_eval import make_events, write_csv_bi
+from bgb_events import make_events, write_csv_bi
 
 OPEN_FILE_LIMIT = 256
 _HARD = resource.getrlimit(resource.RLIMIT_NOFILE)[1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from bgb_cli.training.optim import build_optimizer
+from bgb.training.optim import build_optimizer
 from bgb_model import Detector, DetectorConfig, Mamba2
 from bgb_model._norm import RMSNormGated
 

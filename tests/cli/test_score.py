@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from bgb_cli.main import cli
-from bgb_eval import EVENT_DTYPE, make_events, write_csv_bi
+from bgb_events import EVENT_DTYPE, make_events, write_csv_bi
 
 
 @pytest.fixture()

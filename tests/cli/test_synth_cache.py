@@ -12,7 +12,7 @@ from click.testing import CliRunner
 import bgb_data._task
 from bgb_cli.main import cli
 from bgb_data import ELECTRODES, write_edf
-from bgb_eval import make_events, write_csv_bi
+from bgb_events import make_events, write_csv_bi
 
 
 def test_synth_then_cache_build(tmp_path: Path) -> None:

@@ -11,16 +11,18 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
 
 import bgb_cli.commands.detect
-from bgb_cli.config import RunConfig, load_config
-from bgb_cli.inference import inference_batch_size
+from bgb.checkpoint import load_checkpoint
+from bgb.config import RunConfig, load_config
+from bgb.corpus import ensure_cache
+from bgb.inference import inference_batch_size
+from bgb.training import NonFiniteLossError, Trainer
 from bgb_cli.main import cli
-from bgb_cli.training import NonFiniteLossError, Trainer, ensure_cache
-from bgb_cli.training.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +58,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _config(corpus: Path, tmp: Path, run: str, *extra: str) -> RunConfig:
     sets = [f"data.root={corpus}", f"data.cache_dir={corpus.parent / 'cache'}",
             f"output.run_dir={tmp / run}", *TINY, *extra]  # fmt: skip
-    return load_config(None, sets, environ={})
+    return load_config(None, sets)
 
 
 def _weights(run_dir: Path) -> dict[str, torch.Tensor]:
@@ -357,6 +359,33 @@ def test_detect_writes_events_and_rejects_bad_files(
     assert not (out / "notes.csv_bi").exists()
 
 
+def test_python_detect_on_a_path_and_on_an_mne_raw_agree_with_the_cli(
+    trained: tuple[RunConfig, Path], corpus: Path, tmp_path: Path
+) -> None:
+    import mne
+
+    import bgb
+
+    _, checkpoint = trained
+    edf = sorted(corpus.rglob("*.edf"))[0]
+    cli_out = tmp_path / "cli"
+    result = CliRunner().invoke(cli, ["detect", str(edf), "--checkpoint", str(checkpoint),
+                                      "--out", str(cli_out), "--device", "cpu"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    detector = bgb.load_trained(checkpoint, torch.device("cpu"))
+    in_memory = bgb.detect(edf, detector, device="cpu")
+    assert in_memory.files is None
+    assert in_memory.probabilities.shape == (round(in_memory.duration_s * 256),)
+    raw = mne.io.read_raw_edf(edf, preload=True, infer_types=False, verbose="error")
+    from_raw = bgb.detect(raw, checkpoint, out_dir=tmp_path / "raw", stem=edf.stem, device="cpu")
+    # the same samples through the same preprocessing and model: the same trace and events
+    assert np.array_equal(from_raw.probabilities, in_memory.probabilities)
+    assert np.array_equal(from_raw.events, in_memory.events)
+    assert from_raw.files is not None
+    from_cli = (cli_out / f"{edf.stem}.csv_bi").read_text()
+    assert from_raw.files.csv_bi.read_text() == from_cli
+
+
 def test_detect_stride_changes_the_window_count_and_is_bounded(
     trained: tuple[RunConfig, Path], corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -426,8 +455,8 @@ def test_evaluate_calibrates_a_checkpoint_without_points(
 
 def _calibrated_copy(original: Path, folder: Path) -> Path:
     """The checkpoint with known operating points: 10 and 5 FA/24h usable, 1 FA/24h not."""
-    from bgb_cli.calibration import Calibration, CalibrationPoint
-    from bgb_cli.trained import store_calibration
+    from bgb.calibration import Calibration, CalibrationPoint
+    from bgb.trained import store_calibration
 
     checkpoint = folder / "calibrated.pt"
     checkpoint.write_bytes(original.read_bytes())

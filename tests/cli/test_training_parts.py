@@ -12,11 +12,11 @@ import pytest
 import torch
 from torch import nn
 
-from bgb_cli.inference import predict_recording
-from bgb_cli.plots import reduce_for_display
-from bgb_cli.training.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from bgb_cli.training.losses import focal_loss
-from bgb_cli.training.optim import build_optimizer, lr_factor
+from bgb.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
+from bgb.inference import predict_recording
+from bgb.plots import reduce_for_display
+from bgb.training.losses import focal_loss
+from bgb.training.optim import build_optimizer, lr_factor
 
 
 def test_focal_loss_with_gamma_zero_is_weighted_cross_entropy() -> None:
@@ -111,23 +111,23 @@ def test_display_reduction_keeps_peaks() -> None:
 def test_report_figures_skip_the_curve_without_seizures(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from bgb_cli.config import load_config
-    from bgb_cli.evaluation import RecordingPrediction, SplitSweep, _figures
-    from bgb_eval import EVENT_DTYPE
+    from bgb.config import load_config
+    from bgb.evaluation import RecordingPrediction, SplitSweep, _figures
+    from bgb_events import EVENT_DTYPE
 
     point = SimpleNamespace(sensitivity=None, fa_per_24h=0.0, threshold=0.5)
     sweep = SplitSweep(result=SimpleNamespace(points=(point,)), targets=(10.0,))
     entry = SimpleNamespace(path="edf/eval/p/s/m/rec.edf")
     empty = np.zeros(0, dtype=EVENT_DTYPE)
     prediction = RecordingPrediction(entry, np.full(2560, 0.1, np.float32), empty, 10.0)
-    config = load_config(None, ["evaluation.max_plots=1"], environ={})
+    config = load_config(None, ["evaluation.max_plots=1"])
     names = _figures([prediction], [empty], sweep, [], config, tmp_path)
     assert names == ["recordings/rec.png"]
     assert (tmp_path / "recordings" / "rec.png").is_file()
 
 
 def test_early_stopping_breaks_ties_by_the_stricter_targets() -> None:
-    from bgb_cli.training.trainer import selection_key
+    from bgb.training.trainer import selection_key
 
     def dev(at10: float | None, at5: float | None, at1: float | None) -> dict[str, Any]:
         return {"sensitivity_at_10fa": at10, "sensitivity_at_5fa": at5,
@@ -142,7 +142,7 @@ def test_early_stopping_breaks_ties_by_the_stricter_targets() -> None:
 
 
 def test_epoch_position_skips_to_a_step_without_reading_the_batches_before() -> None:
-    from bgb_cli.training.data import EpochPosition, EpochSampler
+    from bgb.training.data import EpochPosition, EpochSampler
 
     base = EpochSampler(n_items=40, n_per_epoch=30, seed=7)
     position = EpochPosition(base, batch_size=4, steps_per_epoch=5)  # 20 of the 30 drawn

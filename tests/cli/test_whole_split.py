@@ -18,12 +18,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from bgb_cli.evaluation import evaluate_run
+from bgb.evaluation import evaluate_run
+from bgb.reporting import format_markdown, format_metrics_table
+from bgb.skipped import skipped_recordings
 from bgb_cli.main import cli
-from bgb_cli.reporting import format_markdown, format_metrics_table
-from bgb_cli.skipped import skipped_recordings
 from bgb_data import ELECTRODES, Manifest, RecordingEntry, write_edf
-from bgb_eval import make_events, read_annotation, write_csv_bi
+from bgb_events import make_events, read_annotation, write_csv_bi
 
 SESSION = "edf/eval/aaaaaaac/s001_2013/02_tcp_le"
 LABELS = [f"EEG {e}-LE" for e in ELECTRODES]
@@ -215,10 +215,10 @@ def split_with_skips(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Pat
     count) whose 10 FA/24h point puts detections on part of the eval split."""
     import dataclasses
 
-    from bgb_cli.calibration import Calibration, CalibrationPoint
-    from bgb_cli.config import load_config
-    from bgb_cli.evaluation import predict_split
-    from bgb_cli.training.checkpoint import save_checkpoint
+    from bgb.calibration import Calibration, CalibrationPoint
+    from bgb.checkpoint import save_checkpoint
+    from bgb.config import load_config
+    from bgb.evaluation import predict_split
     from bgb_data import build_cache, generate_corpus
     from bgb_model import Detector
 
@@ -237,7 +237,7 @@ def split_with_skips(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Pat
     write_csv_bi(folder / f"{stem}t009.csv_bi", make_events([5.0], [20.0]), 30.0)
 
     sets = [f"data.root={root}", f"data.cache_dir={tmp / 'cache'}", *TINY]
-    config = load_config(None, sets, environ={})
+    config = load_config(None, sets)
     build_cache(root, config.data.cache_dir)
     torch.manual_seed(0)
     model = Detector(config.detector_config(), backend=config.model.backend).eval()

@@ -19,7 +19,7 @@ from bgb_data import (
     open_signal,
     write_edf,
 )
-from bgb_eval import make_events, write_csv_bi
+from bgb_events import make_events, write_csv_bi
 
 
 def add_recording(

@@ -11,7 +11,7 @@ import pytest
 
 from bgb_data import ELECTRODES, Manifest, build_cache, write_edf
 from bgb_data._task import cache_paths
-from bgb_eval import make_events, write_csv_bi
+from bgb_events import make_events, write_csv_bi
 
 SECONDS = 70
 

@@ -18,6 +18,7 @@ from bgb_data import (
     window_seizure_fractions,
     window_starts,
 )
+from bgb_data._dataset import as_float32
 
 
 def test_windows_are_views_of_the_cached_recordings(tiny_cache: Path) -> None:
@@ -89,11 +90,9 @@ def test_sampler_errors(tiny_cache: Path) -> None:
 
 
 def test_float16_lookup_conversion_is_exact() -> None:
-    from bgb_data._dataset import _as_float32
-
     every = np.arange(1 << 16, dtype=np.uint16).view(np.float16).reshape(256, 256)
     finite = np.isfinite(every)
-    got = _as_float32(every)
+    got = as_float32(every)
     assert got.dtype == np.float32
     assert np.array_equal(got[finite], every[finite].astype(np.float32))
     assert np.array_equal(np.isnan(got), np.isnan(every))

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from bgb_data import RecordingError, read_edf_header, write_edf
+from bgb_data._edf import parse_start_time
 
 
 @pytest.mark.parametrize("edf_plus", [True, False])
@@ -76,6 +77,4 @@ def test_truncated_edf(tmp_path: Path) -> None:
 def test_start_time_follows_the_edf_year_rule(
     date: bytes, time: bytes, expected: datetime | None
 ) -> None:
-    from bgb_data._edf import _start_time
-
-    assert _start_time(date, time) == expected
+    assert parse_start_time(date, time) == expected

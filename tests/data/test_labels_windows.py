@@ -15,7 +15,7 @@ from bgb_data import (
     window_starts,
 )
 from bgb_data._labels import read_seizures
-from bgb_eval import make_events
+from bgb_events import make_events
 
 HEADER = "# version = csv_v1.0.0\n# duration = 120.00 secs\n#\n"
 COLUMNS = "channel,start_time,stop_time,label,confidence\n"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from bgb_data import ELECTRODES, Manifest, RecordingEntry, build_cache, write_edf
-from bgb_eval import make_events, write_csv_bi
+from bgb_events import make_events, write_csv_bi
 
 REL = "train/zzrsn001/s001_2010/01_tcp_ar/zzrsn001_s001_t000"
 REASONS = {"C3": "flat", "T4": "amplitude", "O2": "missing"}

@@ -208,3 +208,29 @@ def test_hospital_reference_styles_read_like_tusz(make_edf, tmp_path: Path, styl
     prepare_recording(tusz, tmp_path / "tusz.npy")
     assert not info.missing
     assert np.array_equal(np.load(tmp_path / "other.npy"), np.load(tmp_path / "tusz.npy"))
+
+
+def test_mne_raw_prepares_exactly_like_its_edf(make_edf, tmp_path: Path) -> None:
+    edf = make_edf(sfreq_hz=250, duration_s=64)
+    from_file = prepare_recording(edf, tmp_path / "file.npy")
+    raw = mne.io.read_raw_edf(edf, preload=True, infer_types=False, verbose="error")
+    from_raw = prepare_recording(raw, tmp_path / "raw.npy")
+    # the same samples through the same steps: the same bytes
+    assert np.array_equal(np.load(tmp_path / "file.npy"), np.load(tmp_path / "raw.npy"))
+    assert from_raw.channel_of == from_file.channel_of
+    assert from_raw.duration_s == from_file.duration_s
+    assert from_raw.source.startswith("MNE Raw") and str(edf) in from_raw.source
+
+
+def test_mne_raw_with_channels_not_in_volts_is_rejected(make_edf, tmp_path: Path) -> None:
+    raw = mne.io.read_raw_edf(make_edf(), preload=True, infer_types=False, verbose="error")
+    raw.set_channel_types({raw.ch_names[0]: "misc"}, on_unit_change="ignore", verbose="error")
+    with pytest.raises(RecordingError, match="not in volts") as caught:
+        prepare_recording(raw, tmp_path / "out.npy")
+    assert caught.value.reason == "not_edf"
+    assert not (tmp_path / "out.npy").exists()
+
+
+def test_something_else_than_a_path_or_raw_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(RecordingError, match="neither an EDF path nor an MNE Raw"):
+        prepare_recording(np.zeros((19, 1000)), tmp_path / "out.npy")

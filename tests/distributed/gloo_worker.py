@@ -16,7 +16,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from bgb_cli.training.distributed import (
+from bgb.training.distributed import (
     convert_batchnorm,
     init_distributed,
     mean_across_ranks,

@@ -13,9 +13,9 @@ import torch
 import yaml
 from click.testing import CliRunner
 
-from bgb_cli.config import load_config
+from bgb.config import load_config
+from bgb.corpus import ensure_cache
 from bgb_cli.main import cli
-from bgb_cli.training import ensure_cache
 
 pytestmark = pytest.mark.slow
 
@@ -81,7 +81,7 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path, precision: str) ->
     generate_corpus(corpus, hours=0.2, seed=2, recording_minutes=(1.5, 2.0))
     single = write_config(tmp_path, corpus, cache, "single", setting)
     double = write_config(tmp_path, corpus, cache, "double", setting)
-    ensure_cache(load_config(single, environ={}), progress=False)  # both runs reuse it
+    ensure_cache(load_config(single), progress=False)  # both runs reuse it
 
     result = CliRunner().invoke(cli, ["train", str(single)])
     assert result.exit_code == 0, result.output
@@ -121,14 +121,14 @@ def test_nan_on_one_rank_ends_both_ranks_with_its_message(tmp_path: Path) -> Non
 
     import numpy as np
 
-    from bgb_cli.training.data import make_sampler
+    from bgb.training.data import make_sampler
     from bgb_data import WindowDataset, generate_corpus
 
     corpus, cache = tmp_path / "corpus", tmp_path / "cache"
     generate_corpus(corpus, hours=0.2, seed=2, recording_minutes=(1.5, 2.0))
     setting = {"float64": False, "windows": 4}
     path = write_config(tmp_path, corpus, cache, "nan", setting)
-    config = load_config(path, environ={})
+    config = load_config(path)
     ensure_cache(config, progress=False)
     # poison the window rank 1 reads first (draw position 1), and only that one: with the
     # window as stride, windows do not overlap, so rank 0's first window stays clean
@@ -154,7 +154,7 @@ def test_nan_on_one_rank_ends_both_ranks_with_its_message(tmp_path: Path) -> Non
     # rank 1 stops on its input before any collective; rank 0, waiting in the synchronised
     # BatchNorm's all-reduce, is ended by rank 1's failure report, with its message, long
     # before the collective timeout
-    message = "rank 0 stops because rank 1: ClickException: non-finite values in the input"
+    message = "rank 0 stops because rank 1: NonFiniteLossError: non-finite values in the input"
     assert message in done.stderr, done.stderr[-3000:]
     assert elapsed < 120, elapsed
     dump = torch.load(tmp_path / "nan" / "nonfinite_batch_rank1.pt", weights_only=True)

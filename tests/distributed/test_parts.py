@@ -12,8 +12,8 @@ import pytest
 import torch
 from torch import nn
 
-from bgb_cli.training.data import EpochSampler
-from bgb_cli.training.distributed import (
+from bgb.training.data import EpochSampler
+from bgb.training.distributed import (
     DistributedContext,
     ShardedSampler,
     SyncBatchNorm1d,
@@ -52,7 +52,7 @@ def test_global_batch_splits_evenly_or_fails_clearly() -> None:
 
 
 def test_a_plain_process_is_not_distributed() -> None:
-    assert init_distributed("auto", environ={}) is None
+    assert init_distributed("auto") is None
 
 
 @pytest.mark.slow
@@ -118,7 +118,7 @@ def test_a_failure_reaches_the_other_ranks_with_its_message() -> None:
 
     import torch.distributed as dist
 
-    from bgb_cli.training.distributed import FailureChannel
+    from bgb.training.distributed import FailureChannel
 
     server = dist.TCPStore("127.0.0.1", 0, is_master=True, wait_for_workers=False,
                            timeout=datetime.timedelta(seconds=10))  # fmt: skip

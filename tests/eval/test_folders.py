@@ -7,15 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bgb_eval import (
-    EVENT_DTYPE,
-    AnnotationError,
-    FolderMismatchError,
-    make_events,
-    score_folders,
-    score_recordings,
-    write_csv_bi,
-)
+from bgb_eval import FolderMismatchError, score_folders, score_recordings
+from bgb_events import EVENT_DTYPE, AnnotationError, make_events, write_csv_bi
 
 NONE = np.empty(0, dtype=EVENT_DTYPE)
 

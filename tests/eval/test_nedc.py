@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bgb_eval import EVENT_DTYPE, make_events, merge_overlapping, score_ovlp, score_taes
+from bgb_eval import score_ovlp, score_taes
+from bgb_events import EVENT_DTYPE, make_events, merge_overlapping
 
 DURATION_S = 3600.0
 NONE = np.empty(0, dtype=EVENT_DTYPE)

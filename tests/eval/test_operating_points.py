@@ -9,18 +9,17 @@ import numpy as np
 import pytest
 
 from bgb_eval import (
-    EVENT_DTYPE,
     MethodScore,
     OperatingPoint,
+    best_operating_point,
     config_at_threshold,
     evaluate_at_thresholds,
-    make_events,
     plot_sensitivity_fa_curve,
     score_ovlp,
     sweep_operating_points,
 )
 from bgb_eval._sweep_engine import postprocess_many
-from bgb_eval.operating_points import _best_at
+from bgb_events import EVENT_DTYPE, make_events
 from bgb_post import PostprocessConfig, postprocess
 
 SFREQ_HZ = 32.0
@@ -90,10 +89,11 @@ def _point(threshold: float, tp: float, fp: float) -> OperatingPoint:
 
 def test_best_point_rules() -> None:
     points = [_point(0.5, 8, 12), _point(0.6, 7, 5), _point(0.7, 7, 4), _point(0.8, 3, 1)]
-    assert _best_at(points, 10.0) is points[2]  # ties on sensitivity go to the higher threshold
-    assert _best_at(points, 12.0) is points[0]
-    assert _best_at(points, 1.0) is points[3]
-    assert _best_at(points, 0.5) is None
+    # Ties on sensitivity go to the higher threshold.
+    assert best_operating_point(points, 10.0) is points[2]
+    assert best_operating_point(points, 12.0) is points[0]
+    assert best_operating_point(points, 1.0) is points[3]
+    assert best_operating_point(points, 0.5) is None
 
 
 def test_sweep_and_frozen_evaluation(traces: list[np.ndarray], tmp_path: Path) -> None:

@@ -5,14 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bgb_eval import (
-    EVENT_DTYPE,
-    MethodScore,
-    make_events,
-    score_method,
-    score_recording,
-    score_recordings,
-)
+from bgb_eval import MethodScore, score_method, score_recording, score_recordings
+from bgb_events import EVENT_DTYPE, make_events
 
 NONE = np.empty(0, dtype=EVENT_DTYPE)
 

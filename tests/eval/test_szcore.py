@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 from timescoring.annotations import Annotation as TsAnnotation
 from timescoring.scoring import EventScoring
 
-from bgb_eval import EVENT_DTYPE, SzcoreParams, make_events, merge_overlapping, score_szcore
+from bgb_eval import SzcoreParams, score_szcore
+from bgb_events import EVENT_DTYPE, make_events, merge_overlapping
 
 NONE = np.empty(0, dtype=EVENT_DTYPE)
 

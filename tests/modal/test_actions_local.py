@@ -192,7 +192,7 @@ def test_several_gpus_ask_modal_for_them_in_one_container(corpus: Path, tmp_path
 
 def test_bad_requests_fail_before_any_container(tmp_path: Path) -> None:
     never = CloudFunctions(*[_Never()] * 7)
-    with pytest.raises(click.ClickException, match="choose one of test-mamba, build-cache"):
+    with pytest.raises(click.ClickException, match="choose one of mamba-check, build-cache"):
         run("fit", never)
     with pytest.raises(click.ClickException, match="--config is required"):
         run("train", never)
@@ -214,7 +214,7 @@ class _Never:
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised without CUDA")
 def test_mamba_check_says_why_the_kernel_cannot_run() -> None:
     with pytest.raises(RuntimeError, match="CUDA is not available"):
-        run("test-mamba")
+        run("mamba-check")
 
 
 def test_several_processes_run_bgb_train_under_torchrun(

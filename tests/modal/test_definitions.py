@@ -17,7 +17,7 @@ from typing import Any
 import modal
 import pytest
 
-from bgb_cli.config import ConfigError
+from bgb.config import ConfigError
 from bgb_modal import ACTIONS, CloudFunctions, ConfigSource, check_volume_paths, launch, settings
 from bgb_modal._image import WORKSPACE_MEMBERS, WORKSPACE_PACKAGES, workspace_root
 

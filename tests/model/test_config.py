@@ -1,4 +1,4 @@
-"""DetectorConfig: seed defaults, plain-data round trip, strict keys."""
+"""DetectorConfig: default sizes, plain-data round trip, strict keys."""
 
 from __future__ import annotations
 

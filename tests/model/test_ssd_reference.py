@@ -32,7 +32,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bgb_model._mamba_reference import chunked_scan, recurrent_scan, segsum
-from bgb_model._ssd import _FACTORED_MAX_LOG_DECAY, ssd_chunk_scan
+from bgb_model._ssd import FACTORED_MAX_LOG_DECAY, ssd_chunk_scan
 
 F64 = torch.float64
 UNIT_ROUNDOFF = torch.finfo(F64).eps / 2
@@ -123,7 +123,7 @@ def test_equals_fast_path_where_it_mixes_factored_and_masked_chunks() -> None:
     dt[:, 16:24, 1] = 200.0 / A.abs()[1]  # one head, one chunk: far past the factored bound
     inputs = (x, dt, A, B, C, D)
     totals = (dt * A)[:, :40].unflatten(1, (-1, chunk)).sum(dim=2).abs()  # (b, c, h)
-    past_bound = totals > _FACTORED_MAX_LOG_DECAY[F64]
+    past_bound = totals > FACTORED_MAX_LOG_DECAY[F64]
     assert bool(past_bound.any()) and not bool(past_bound.all())  # both forms run
     reference = chunked_scan(*inputs, chunk_size=chunk)
     assert_within_rounding(reference, recurrent_scan(*inputs), inputs)

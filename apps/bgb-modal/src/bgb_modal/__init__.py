@@ -19,7 +19,7 @@ from bgb_modal.actions import (
     train_run,
 )
 from bgb_modal.launcher import ACTIONS, CloudFunctions, launch
-from bgb_modal.mamba_check import KernelMismatchError, check_mamba
+from bgb_modal.mamba_check import KernelMismatchError, run_mamba_check
 
 __all__ = [
     "ACTIONS",
@@ -29,12 +29,12 @@ __all__ = [
     "KernelMismatchError",
     "TrainOutcome",
     "build_one",
-    "check_mamba",
     "check_volume_paths",
     "detect_files",
     "evaluate_split",
     "finish_cache",
     "launch",
     "plan_cache",
+    "run_mamba_check",
     "train_run",
 ]

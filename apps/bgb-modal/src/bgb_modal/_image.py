@@ -29,6 +29,8 @@ WORKSPACE_MEMBERS: tuple[str, ...] = (
     "packages/bgb-model",
     "packages/bgb-post",
     "packages/bgb-eval",
+    "packages/bgb-events",
+    "packages/bgb",
     "apps/bgb-cli",
     "apps/bgb-modal",
 )
@@ -38,6 +40,8 @@ WORKSPACE_PACKAGES: tuple[str, ...] = (
     "bgb_model",
     "bgb_post",
     "bgb_eval",
+    "bgb_events",
+    "bgb",
     "bgb_cli",
     "bgb_modal",
 )

@@ -2,7 +2,8 @@
 
 The Modal functions in :mod:`bgb_modal.app` only add volumes, GPUs and time limits around
 these; tests run them locally on a synthetic corpus. Each calls the library functions the
-local CLI uses (``bgb_data``'s cache steps, ``bgb train``, ``evaluate_run``, ``detect_file``).
+local CLI uses (``bgb_data``'s cache steps, :func:`bgb.train`, :func:`bgb.evaluate`,
+:func:`bgb.detect`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,20 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import bgb
 import bgb_modal.settings as settings
+from bgb.checkpoint import load_checkpoint
+from bgb.config import RunConfig
+from bgb.training.trainer import config_differences
+from bgb_data import (
+    CachePlan,
+    Manifest,
+    RecordingEntry,
+    RecordingError,
+    build_recording,
+    plan_cache_build,
+    write_manifest,
+)
 
 __all__ = [
     "CacheOutcome",
@@ -60,17 +74,13 @@ class ConfigSource:
             raise FileNotFoundError(f"cannot read config {path}: {err.strerror}") from err
         return cls(name=path.name, text=text, overrides=tuple(overrides))
 
-    def load(self) -> Any:
-        """The validated ``bgb_cli.config.RunConfig``.
+    def load(self) -> RunConfig:
+        """The validated run config.
 
         Raises:
-            bgb_cli.config.ConfigError: invalid YAML, an unknown key or a bad value.
+            bgb.ConfigError: invalid YAML, an unknown key or a bad value.
         """
-        from bgb_cli.config import load_config
-
-        with tempfile.TemporaryDirectory(prefix="bgb-config-") as folder:
-            path = self.write(Path(folder))
-            return load_config(path, self.overrides, environ={})
+        return bgb.parse_config(self.text, self.name, self.overrides)
 
     def write(self, folder: Path) -> Path:
         """Write the YAML under its file name into ``folder``; return the path."""
@@ -79,13 +89,11 @@ class ConfigSource:
         return path
 
 
-def check_volume_paths(config: Any) -> None:
+def check_volume_paths(config: RunConfig) -> None:
     """Raise ConfigError unless the run's data, cache and run folders lie on the volumes.
 
     A container's own disk disappears with it: a cache or checkpoint written there is lost.
     """
-    from bgb_cli.config import ConfigError
-
     mounts = (PurePosixPath(settings.DATA_MOUNT), PurePosixPath(settings.RESULTS_MOUNT))
     fields = {
         "data.root": config.data.root,
@@ -95,7 +103,7 @@ def check_volume_paths(config: Any) -> None:
     for key, value in fields.items():
         path = PurePosixPath(str(value)) if value is not None else None
         if path is None or not any(path.is_relative_to(m) for m in mounts):
-            raise ConfigError(
+            raise bgb.ConfigError(
                 f"{key}={value}: on Modal it must lie under {settings.DATA_MOUNT} (TUSZ volume) "
                 f"or {settings.RESULTS_MOUNT} (results volume), e.g. configs/modal/train.yaml"
             )
@@ -118,19 +126,16 @@ class CacheOutcome:
     """(path, reason) of each recording of the selection that was skipped."""
 
 
-def plan_cache(source: ConfigSource) -> Any:
+def plan_cache(source: ConfigSource) -> CachePlan:
     """Step 1: the ``bgb_data.CachePlan`` of the config's data section.
 
     Raises:
         ConfigError: ``data.root`` is not set.
         ValueError: the root is not a TUSZ tree, or a patient is in two splits.
     """
-    from bgb_cli.config import ConfigError
-    from bgb_data import plan_cache_build
-
     config = source.load()
     if config.data.root is None:
-        raise ConfigError(f"{source.name}: data.root is not set (the TUSZ folder holding edf/)")
+        raise bgb.ConfigError(f"{source.name}: data.root is not set (the TUSZ folder holding edf/)")
     return plan_cache_build(
         config.data.root,
         config.data.cache_dir,
@@ -141,24 +146,24 @@ def plan_cache(source: ConfigSource) -> Any:
 
 def build_one(rel_path: str, source: ConfigSource) -> dict[str, Any]:
     """Step 2, one recording: prepare it into the cache; return its manifest entry."""
-    from bgb_data import build_recording
-
     config = source.load()
+    if config.data.root is None:
+        raise bgb.ConfigError(f"{source.name}: data.root is not set")
     entry = build_recording(config.data.root, config.data.cache_dir, rel_path)
     return entry.to_dict()
 
 
 def finish_cache(
-    source: ConfigSource, plan: Any, entries: Sequence[dict[str, Any]]
+    source: ConfigSource, plan: CachePlan, entries: Sequence[dict[str, Any]]
 ) -> CacheOutcome:
     """Step 3: write the manifest from the stored entries and those step 2 returned.
 
     Entries that step 2 did not store (unexpected errors, retried by the next build) must be
     among ``entries`` to be listed; all others are read back from the cache.
     """
-    from bgb_data import Manifest, RecordingEntry, write_manifest
-
     config = source.load()
+    if config.data.root is None:
+        raise bgb.ConfigError(f"{source.name}: data.root is not set")
     built = [RecordingEntry.from_dict(e) for e in entries]
     path = write_manifest(config.data.root, config.data.cache_dir, built)
     listed = {e.path: e for e in Manifest.load(config.data.cache_dir).recordings}
@@ -199,39 +204,34 @@ class TrainOutcome:
 def train_run(source: ConfigSource, n_processes: int = 1) -> TrainOutcome:
     """Train as ``bgb train`` does, continuing from ``RUN_DIR/last.pt`` when it exists.
 
-    With ``n_processes > 1`` the same command runs under ``torchrun`` (one process per GPU,
-    DistributedDataParallel). Errors the run reports itself (``ClickException``: a bad
-    config, a non-finite loss) give a ``failed`` outcome; anything else (a crash, a killed
-    process) raises, so that the caller's retry policy starts a new attempt.
+    With ``n_processes > 1`` the same run starts under ``torchrun`` (one process per GPU,
+    DistributedDataParallel). Errors the run reports itself (a config that cannot run, a
+    non-finite loss) give a ``failed`` outcome; anything else (a crash, a killed process)
+    raises, so that the caller's retry policy starts a new attempt.
 
     Raises:
         ValueError: ``last.pt`` belongs to another configuration.
         RuntimeError: the torchrun processes failed without the run reporting why.
     """
-    import click
-
     config = source.load()
     last = config.output.run_dir / "last.pt"
     resumed = last.is_file()
     if resumed:
         _check_same_config(last, config)
-    with tempfile.TemporaryDirectory(prefix="bgb-train-") as folder:
-        args = ["train", str(source.write(Path(folder)))]
-        args += [f"--set={o}" for o in source.overrides] + (["--resume"] if resumed else [])
-        if n_processes <= 1:
-            from bgb_cli.main import cli
-
-            try:
-                cli.main(args=args, prog_name="bgb", standalone_mode=False)
-            except click.ClickException as err:
-                return TrainOutcome("failed", str(config.output.run_dir), resumed, err.message)
-        else:
-            failure = _torchrun(args[1:], n_processes, config.output.run_dir)
-            if failure:
-                return TrainOutcome("failed", str(config.output.run_dir), resumed, failure)
-    return TrainOutcome(
-        "finished", str(config.output.run_dir), resumed, last_epoch=_last_row(config)
-    )
+    run_dir = str(config.output.run_dir)
+    if n_processes <= 1:
+        try:
+            bgb.train(config, resume=resumed)
+        except (bgb.ConfigError, bgb.NonFiniteLossError) as err:
+            return TrainOutcome("failed", run_dir, resumed, str(err))
+    else:
+        with tempfile.TemporaryDirectory(prefix="bgb-train-") as folder:
+            args = [str(source.write(Path(folder)))]
+            args += [f"--set={o}" for o in source.overrides] + (["--resume"] if resumed else [])
+            failure = _torchrun(args, n_processes, config.output.run_dir)
+        if failure:
+            return TrainOutcome("failed", run_dir, resumed, failure)
+    return TrainOutcome("finished", run_dir, resumed, last_epoch=_last_row(config))
 
 
 def _torchrun(args: list[str], n_processes: int, run_dir: Path) -> str:
@@ -256,10 +256,7 @@ def _dumps(run_dir: Path) -> dict[Path, int]:
     return {p: p.stat().st_mtime_ns for p in run_dir.glob("nonfinite_batch*.pt")}
 
 
-def _check_same_config(last: Path, config: Any) -> None:
-    from bgb_cli.training.checkpoint import load_checkpoint
-    from bgb_cli.training.trainer import config_differences
-
+def _check_same_config(last: Path, config: RunConfig) -> None:
     changed = config_differences(load_checkpoint(last)["config"], config)
     if changed:
         raise ValueError(
@@ -268,7 +265,7 @@ def _check_same_config(last: Path, config: Any) -> None:
         )
 
 
-def _last_row(config: Any) -> dict[str, str]:
+def _last_row(config: RunConfig) -> dict[str, str]:
     path = config.output.run_dir / "metrics.csv"
     if not path.is_file():
         return {}
@@ -287,15 +284,11 @@ def evaluate_split(
 
     ``checkpoint`` defaults to ``RUN_DIR/best.pt``, ``out_dir`` to ``RUN_DIR/eval-<split>``.
     """
-    from bgb_cli.evaluation import evaluate_run
-    from bgb_cli.training import ensure_cache
-
     config = source.load()
     run_dir = config.output.run_dir
     chosen = Path(checkpoint) if checkpoint else run_dir / "best.pt"
     out = Path(out_dir) if out_dir else run_dir / f"eval-{split}"
-    cache_dir = ensure_cache(config, progress=False)
-    report: dict[str, Any] = evaluate_run(chosen, config, cache_dir, split, out)
+    report = bgb.evaluate(chosen, config, split, out)
     report["out_dir"] = str(out)
     return report
 
@@ -306,29 +299,25 @@ def detect_files(checkpoint: str, edfs: Sequence[str], out_dir: str) -> dict[str
     Returns ``{"outputs": [...], "rejected": [(path, reason), ...]}``; a file that is not a
     usable recording is rejected with its reason and the others go on, as in the CLI.
     """
-    from bgb_cli.detection import detect_file
-    from bgb_cli.trained import load_trained
-    from bgb_cli.training import resolve_device
-    from bgb_data import RecordingError
-
-    device = resolve_device("auto")
-    detector = load_trained(Path(checkpoint), device)
+    device = bgb.resolve_device("auto")
+    detector = bgb.load_trained(Path(checkpoint), device)
     outputs: list[dict[str, Any]] = []
     rejected: list[tuple[str, str]] = []
     for edf in _expand(edfs):
         try:
-            result = detect_file(edf, detector, Path(out_dir), device)
+            found = bgb.detect(edf, detector, out_dir=out_dir, device=device)
         except (RecordingError, FileNotFoundError, IsADirectoryError) as err:
             rejected.append((str(edf), str(err)))
             continue
+        assert found.files is not None  # out_dir was given
         outputs.append(
             {
                 "edf": str(edf),
-                "n_events": len(result.events),
-                "duration_s": result.duration_s,
-                "csv_bi": str(result.csv_bi),
-                "events_tsv": str(result.events_tsv),
-                "png": str(result.png),
+                "n_events": len(found.events),
+                "duration_s": found.duration_s,
+                "csv_bi": str(found.files.csv_bi),
+                "events_tsv": str(found.files.events_tsv),
+                "png": str(found.files.png),
             }
         )
     return {"outputs": outputs, "rejected": rejected}

@@ -1,12 +1,13 @@
 """The Modal app: ``modal run apps/bgb-modal/src/bgb_modal/app.py --action ACTION [options]``.
 
-Actions: ``test-mamba``, ``build-cache``, ``train``, ``evaluate``, ``detect`` (see the
+Actions: ``mamba-check``, ``build-cache``, ``train``, ``evaluate``, ``detect`` (see the
 package README). Every function mounts the TUSZ volume at ``/data`` and the results volume
 at ``/results``; the bodies are the plain functions of :mod:`bgb_modal.actions`.
 """
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Any
 
 import modal
@@ -34,7 +35,7 @@ app = modal.App(settings.APP_NAME)
 image = workspace_image()
 data_volume = modal.Volume.from_name(settings.DATA_VOLUME, create_if_missing=True)
 results_volume = modal.Volume.from_name(settings.RESULTS_VOLUME, create_if_missing=True)
-VOLUMES: dict[str, modal.Volume] = {
+VOLUMES: dict[str | PurePosixPath, modal.Volume | modal.CloudBucketMount] = {
     settings.DATA_MOUNT: data_volume,
     settings.RESULTS_MOUNT: results_volume,
 }
@@ -59,9 +60,9 @@ def _refresh() -> None:
 @app.function(image=image, gpu=settings.GPU, timeout=settings.TEST_MAMBA_TIMEOUT_S)
 def mamba_check() -> dict[str, Any]:
     """mamba-ssm kernels vs the pure-PyTorch Mamba2 on the GPU (raises on a mismatch)."""
-    from bgb_modal.mamba_check import check_mamba
+    from bgb_modal.mamba_check import run_mamba_check
 
-    return check_mamba()
+    return run_mamba_check()
 
 
 _CACHE_MACHINE: dict[str, Any] = {

@@ -19,7 +19,7 @@ from bgb_modal.actions import ConfigSource, check_volume_paths
 
 __all__ = ["ACTIONS", "CloudFunctions", "RemoteFunction", "launch", "split_list"]
 
-ACTIONS: tuple[str, ...] = ("test-mamba", "build-cache", "train", "evaluate", "detect")
+ACTIONS: tuple[str, ...] = ("mamba-check", "build-cache", "train", "evaluate", "detect")
 
 
 class RemoteFunction(Protocol):
@@ -74,7 +74,7 @@ def launch(
     """
     if action not in ACTIONS:
         raise click.ClickException(f"--action {action!r}: choose one of {', '.join(ACTIONS)}")
-    if action == "test-mamba":
+    if action == "mamba-check":
         report = functions.mamba_check.remote()
         echo(json.dumps(report, indent=2))
         return report
@@ -92,7 +92,7 @@ def launch(
 
 
 def _source(config: str, overrides: Sequence[str], require_volumes: bool) -> ConfigSource:
-    from bgb_cli.config import ConfigError
+    from bgb.config import ConfigError
 
     if not config:
         raise click.ClickException("--config is required for this action")
@@ -157,7 +157,7 @@ def _evaluate(
     out: str,
     echo: Callable[[str], None],
 ) -> Any:
-    from bgb_cli.reporting import format_metrics_table
+    from bgb.reporting import format_metrics_table
 
     report = functions.evaluate.remote(source, split, checkpoint or None, out or None)
     echo(format_metrics_table(report))

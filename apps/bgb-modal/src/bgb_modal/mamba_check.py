@@ -1,4 +1,4 @@
-"""``test-mamba``: the mamba-ssm kernels run on this GPU and equal the pure-PyTorch Mamba2.
+"""``mamba-check``: the mamba-ssm kernels run on this GPU and equal the pure-PyTorch Mamba2.
 
 For each stream size of the detector, a ``bgb_model.Mamba2`` on the kernel backend and one on
 the torch backend share weights; the check compares outputs, input gradients and parameter
@@ -9,12 +9,20 @@ gradients, then does the same for a whole small detector. Tolerances are those o
 from __future__ import annotations
 
 import importlib.metadata
-from typing import Any
+from typing import Any, TypedDict
 
-__all__ = ["KernelMismatchError", "check_mamba"]
+__all__ = ["KernelMismatchError", "run_mamba_check"]
 
-# (name, sequence length, Mamba2 sizes): the seed's node and edge streams
-_CASES: tuple[tuple[str, int, dict[str, int]], ...] = (
+
+# (name, sequence length, Mamba2 sizes): the original design's node and edge streams
+class _Sizes(TypedDict):
+    d_model: int
+    d_state: int
+    headdim: int
+    chunk_size: int
+
+
+_CASES: tuple[tuple[str, int, _Sizes], ...] = (
     ("node stream", 960, {"d_model": 64, "d_state": 16, "headdim": 8, "chunk_size": 256}),
     ("edge stream", 960, {"d_model": 16, "d_state": 8, "headdim": 4, "chunk_size": 256}),
 )
@@ -26,7 +34,7 @@ class KernelMismatchError(AssertionError):
     """The kernel and torch backends disagree beyond tolerance (the report is attached)."""
 
 
-def check_mamba(seed: int = 0) -> dict[str, Any]:
+def run_mamba_check(seed: int = 0) -> dict[str, Any]:
     """Run the comparison on the CUDA device; return a report, raise when it fails.
 
     Raises:
@@ -56,7 +64,7 @@ def check_mamba(seed: int = 0) -> dict[str, Any]:
     return report
 
 
-def _compare_layer(name: str, length: int, sizes: dict[str, int], seed: int) -> dict[str, Any]:
+def _compare_layer(name: str, length: int, sizes: _Sizes, seed: int) -> dict[str, Any]:
     import torch
 
     from bgb_model import Mamba2

@@ -43,7 +43,7 @@ RESULTS_MOUNT = "/results"
 """Where :data:`RESULTS_VOLUME` appears; the cache is at ``/results/cache/tusz``."""
 
 GPU = "A100-80GB"
-"""GPU type of ``train``, ``evaluate``, ``detect`` and ``test-mamba``; ``--gpus N`` asks for
+"""GPU type of ``train``, ``evaluate``, ``detect`` and ``mamba-check``; ``--gpus N`` asks for
 N of them in one container (``A100-80GB:N``)."""
 
 PYTHON_VERSION = "3.11"
@@ -71,7 +71,7 @@ TRAIN_TIMEOUT_S = 24 * 60 * 60
 """One training attempt; Modal's maximum. A longer run continues in the next attempt."""
 TRAIN_RETRIES = 6
 """Attempts after the first. Each starts from ``last.pt``, so 7 attempts of 24 h cover the
-seed's ~100 h run; failures the run reports itself (bad config, non-finite loss) are not
+original design's ~100 h run; failures the run reports itself (bad config, non-finite loss) are not
 retried."""
 EVALUATE_TIMEOUT_S = 6 * 60 * 60
 """Whole-recording inference over dev (and eval) with the threshold sweep."""

@@ -18,7 +18,6 @@ as failed (reason ``unexpected_error``).
 from __future__ import annotations
 
 import fcntl
-import logging
 import multiprocessing
 import shutil
 import time
@@ -31,15 +30,21 @@ from pathlib import Path
 import numpy as np
 
 from bgb_data._errors import SKIP_REASONS
-from bgb_data._layout import SPLITS, SourceFile, check_patient_splits, discover
+from bgb_data._layout import select_sources
 from bgb_data._manifest import Manifest, RecordingEntry
 from bgb_data._recipe import Recipe
-from bgb_data._task import Task, process, trusted_entry
+from bgb_data._task import Task, process, process_guarded, trusted_entry, unexpected_entry
 from bgb_data._windows import STRIDE_N, WINDOW_N
 
-__all__ = ["BuildSummary", "ProgressCallback", "build_cache", "open_labels", "open_signal"]
-
-logger = logging.getLogger(__name__)
+__all__ = [
+    "BuildSummary",
+    "ProgressCallback",
+    "build_cache",
+    "manifest_for",
+    "open_labels",
+    "open_signal",
+    "remove_scratch",
+]
 
 ProgressCallback = Callable[[int, int, RecordingEntry], None]
 """Called after each recording with (done, total, entry)."""
@@ -93,21 +98,16 @@ def build_cache(
     """
     start = time.perf_counter()
     recipe = recipe if recipe is not None else Recipe()
-    chosen = tuple(splits) if splits is not None else SPLITS
-    if unknown := set(chosen) - set(SPLITS):
-        raise ValueError(f"unknown splits {sorted(unknown)}; choose from {SPLITS}")
-    if workers < 1 or (limit_files is not None and limit_files < 1):
-        raise ValueError(f"workers ({workers}) and limit_files ({limit_files}) must be >= 1")
-    root = Path(data_root).resolve()
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    sources = select_sources(data_root, splits, limit_files)
+    root = sources.data_root
     cache = Path(cache_dir).resolve()
-    everything = discover(root)
-    check_patient_splits(everything)
-    selected = _select(everything, chosen, limit_files)
     cache.mkdir(parents=True, exist_ok=True)
-    tasks = [Task(f, root, cache, recipe, WINDOW_N, STRIDE_N) for f in everything]
+    tasks = [Task(f, root, cache, recipe, WINDOW_N, STRIDE_N) for f in sources.everything]
     with _build_lock(cache):
-        _remove_scratch(cache / "recordings")
-        todo = {f.rel_path for f in selected}
+        remove_scratch(cache / "recordings")
+        todo = {f.rel_path for f in sources.selected}
         entries: dict[str, RecordingEntry] = {}
         reused = 0
         pending = []
@@ -139,21 +139,11 @@ def build_cache(
     )
 
 
-def _select(
-    files: list[SourceFile], splits: tuple[str, ...], limit: int | None
-) -> list[SourceFile]:
-    out = []
-    for split in splits:
-        of_split = [f for f in files if f.split == split]
-        out.extend(of_split if limit is None else of_split[:limit])
-    return out
-
-
 def _run(tasks: list[Task], workers: int) -> Iterator[RecordingEntry]:
     """Entries of the tasks, as they finish (in order when ``workers == 1``)."""
     if workers == 1 or len(tasks) <= 1:
         for task in tasks:
-            yield _guarded(task)
+            yield process_guarded(task)
         return
     context = multiprocessing.get_context("spawn")  # no fork of a parent holding threads
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
@@ -162,41 +152,11 @@ def _run(tasks: list[Task], workers: int) -> Iterator[RecordingEntry]:
             yield _result(future, futures[future])
 
 
-def _guarded(task: Task) -> RecordingEntry:
-    try:
-        return process(task)
-    except Exception as err:  # recorded as skipped and logged with its traceback
-        return _unexpected(task, err)
-
-
 def _result(future: Future[RecordingEntry], task: Task) -> RecordingEntry:
     try:
         return future.result()
     except Exception as err:  # recorded as skipped and logged with its traceback
-        return _unexpected(task, err)
-
-
-def _unexpected(task: Task, err: Exception) -> RecordingEntry:
-    """A failure that is not a known bad-input case: logged, reported, retried next run."""
-    logger.error("unexpected error on %s", task.source.path, exc_info=err)
-    try:
-        stat = task.source.path.stat()
-        size, mtime_ns = stat.st_size, stat.st_mtime_ns
-    except OSError:  # the source vanished; this entry is not stored, so -1 matches nothing
-        size, mtime_ns = -1, -1
-    return RecordingEntry(
-        path=task.source.rel_path,
-        split=task.source.split,
-        patient=task.source.patient,
-        session=task.source.session,
-        montage=task.source.montage,
-        status="skipped",
-        reason="unexpected_error",
-        message=f"{task.source.path}: {type(err).__name__}: {err}",
-        recipe_hash=task.recipe.hash(),
-        source_size=size,
-        source_mtime_ns=mtime_ns,
-    )
+        return unexpected_entry(task, err)
 
 
 @contextmanager
@@ -213,7 +173,7 @@ def _build_lock(cache: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _remove_scratch(folder: Path) -> None:
+def remove_scratch(folder: Path) -> None:
     """Delete temp files and scratch folders left by a killed build (nothing trusts them)."""
     if not folder.is_dir():
         return

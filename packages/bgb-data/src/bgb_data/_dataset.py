@@ -19,7 +19,12 @@ from bgb_data._manifest import Manifest, RecordingEntry
 from bgb_data._npymap import NpyLayout, map_array, read_layout
 from bgb_data._windows import window_seizure_fractions, window_starts
 
-__all__ = ["DEFAULT_MAX_OPEN_RECORDINGS", "BalancedSampler", "WindowDataset"]
+__all__ = [
+    "DEFAULT_MAX_OPEN_RECORDINGS",
+    "BalancedSampler",
+    "WindowDataset",
+    "as_float32",
+]
 
 DEFAULT_MAX_OPEN_RECORDINGS = 64
 """Recordings a :class:`WindowDataset` keeps mapped per process: 128 file descriptors (two
@@ -101,7 +106,7 @@ class WindowDataset:
         rec, start = (int(v) for v in self.index[i])
         signal, labels = self._open(rec)
         stop = start + self.window_n
-        x = _as_float32(signal[:, start:stop])  # (19, window_n)
+        x = as_float32(signal[:, start:stop])  # (19, window_n)
         y = np.array(labels[start:stop], dtype=np.float32)  # (window_n,)
         return x, y
 
@@ -172,7 +177,7 @@ _FLOAT16_TO_32 = np.arange(1 << 16, dtype=np.uint16).view(np.float16).astype(np.
 """Every float16 bit pattern as float32: a table lookup converts faster than astype."""
 
 
-def _as_float32(block: np.ndarray) -> np.ndarray:
+def as_float32(block: np.ndarray) -> np.ndarray:
     """A float32 copy of a float16 or float32 block (exact)."""
     if block.dtype == np.float16:
         # A uint16 index always lies inside the 65,536-entry table, so "wrap" never wraps:

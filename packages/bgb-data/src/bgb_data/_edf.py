@@ -38,7 +38,14 @@ import numpy as np
 from bgb_data._atomic import publish, temp_path
 from bgb_data._errors import RecordingError
 
-__all__ = ["ANNOTATION_LABEL", "EdfHeader", "read_edf_header", "strip_label_padding", "write_edf"]
+__all__ = [
+    "ANNOTATION_LABEL",
+    "EdfHeader",
+    "parse_start_time",
+    "read_edf_header",
+    "strip_label_padding",
+    "write_edf",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -181,11 +188,11 @@ def read_edf_header(path: str | Path) -> EdfHeader:
         samples_per_record=samples,
         edf_plus=main[192:197] == b"EDF+C",
         trailing_bytes=size - header_bytes - n_records * record_bytes,
-        start=_start_time(main[168:176], main[176:184]),
+        start=parse_start_time(main[168:176], main[176:184]),
     )
 
 
-def _start_time(date: bytes, time: bytes) -> datetime | None:
+def parse_start_time(date: bytes, time: bytes) -> datetime | None:
     """``dd.mm.yy`` and ``hh.mm.ss`` header fields as a datetime (None when malformed: some
     exports anonymise them with other text, which is no reason to reject the recording)."""
     try:

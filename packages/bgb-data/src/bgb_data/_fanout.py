@@ -20,12 +20,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bgb_data._cache import _guarded, _remove_scratch, _select, manifest_for
-from bgb_data._layout import SPLITS, SourceFile, check_patient_splits, discover, edf_root
-from bgb_data._layout import _describe as describe_source
+from bgb_data._cache import manifest_for, remove_scratch
+from bgb_data._layout import SPLITS, SourceFile, describe_source, discover, edf_root, select_sources
 from bgb_data._manifest import RecordingEntry
 from bgb_data._recipe import Recipe
-from bgb_data._task import Task, trusted_entry
+from bgb_data._task import Task, process_guarded, trusted_entry
 from bgb_data._windows import STRIDE_N, WINDOW_N
 
 __all__ = ["CachePlan", "build_recording", "plan_cache_build", "write_manifest"]
@@ -69,26 +68,19 @@ def plan_cache_build(
             patient in more than one split.
     """
     recipe = recipe if recipe is not None else Recipe()
-    chosen = tuple(splits) if splits is not None else SPLITS
-    if unknown := set(chosen) - set(SPLITS):
-        raise ValueError(f"unknown splits {sorted(unknown)}; choose from {SPLITS}")
-    if limit_files is not None and limit_files < 1:
-        raise ValueError(f"limit_files must be >= 1, got {limit_files}")
-    root, cache = Path(data_root).resolve(), Path(cache_dir).resolve()
-    everything = discover(root)
-    check_patient_splits(everything)
-    selected = _select(everything, chosen, limit_files)
+    sources = select_sources(data_root, splits, limit_files)
+    root, cache = sources.data_root, Path(cache_dir).resolve()
     cache.mkdir(parents=True, exist_ok=True)
-    _remove_scratch(cache / "recordings")
+    remove_scratch(cache / "recordings")
     pending = tuple(
         f.rel_path
-        for f in selected
+        for f in sources.selected
         if force or trusted_entry(_task(f, root, cache, recipe)) is None
     )
     return CachePlan(
         data_root=root,
         cache_dir=cache,
-        selected=tuple(f.rel_path for f in selected),
+        selected=tuple(f.rel_path for f in sources.selected),
         pending=pending,
     )
 
@@ -108,7 +100,7 @@ def build_recording(
     recipe = recipe if recipe is not None else Recipe()
     root, cache = Path(data_root).resolve(), Path(cache_dir).resolve()
     source = _find(root, rel_path)
-    return _guarded(_task(source, root, cache, recipe))
+    return process_guarded(_task(source, root, cache, recipe))
 
 
 def write_manifest(

@@ -1,6 +1,6 @@
 """Seizure labels: finding a recording's annotation file and the per-sample 0/1 mask.
 
-Reading is bgb_eval's (:func:`bgb_eval.read_annotation`): one reader for training labels
+Reading is bgb_events' (:func:`bgb_events.read_annotation`): one reader for training labels
 and for scoring. ``.csv_bi`` (term level) is preferred over ``.csv`` (channel level).
 """
 
@@ -13,7 +13,7 @@ import numpy as np
 
 from bgb_data._errors import RecordingError
 from bgb_data._recipe import SFREQ_HZ
-from bgb_eval import AnnotationError, read_annotation
+from bgb_events import AnnotationError, read_annotation
 
 __all__ = ["find_annotation", "label_mask", "read_seizures"]
 
@@ -71,7 +71,7 @@ def label_mask(events: object, n_samples: int, sfreq_hz: float = SFREQ_HZ) -> np
     """Per-sample 0/1 seizure mask, uint8 (n_samples,).
 
     Sample k (time k / sfreq_hz) is 1 when start_s <= k / sfreq_hz < stop_s for some event.
-    ``events`` is a structured array with ``start_s``/``stop_s`` fields (bgb_eval's
+    ``events`` is a structured array with ``start_s``/``stop_s`` fields (bgb_events'
     ``EVENT_DTYPE``) or anything shaped (n_events, 2) in seconds. Events reaching past the
     end are cut at ``n_samples``; an event starting after the end is an error.
     """

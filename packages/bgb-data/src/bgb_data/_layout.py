@@ -11,7 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["SPLITS", "SourceFile", "check_patient_splits", "discover"]
+__all__ = [
+    "SPLITS",
+    "SourceFile",
+    "SourceSelection",
+    "check_patient_splits",
+    "describe_source",
+    "discover",
+    "edf_root",
+    "select_sources",
+]
 
 SPLITS: tuple[str, ...] = ("train", "dev", "eval")
 
@@ -53,11 +62,12 @@ def discover(data_root: str | Path) -> list[SourceFile]:
             continue
         for path in sorted((base / split).rglob("*")):
             if path.suffix.lower() == ".edf" and path.is_file():
-                files.append(_describe(path, root, base))
+                files.append(describe_source(path, root, base))
     return files
 
 
-def _describe(path: Path, root: Path, base: Path) -> SourceFile:
+def describe_source(path: Path, root: Path, base: Path) -> SourceFile:
+    """What the path of the EDF ``path`` under ``base`` (``edf_root(root)``) says."""
     parts = path.relative_to(base).parts
     rel_path = path.relative_to(root).as_posix()
     if len(parts) != 5:
@@ -82,3 +92,44 @@ def check_patient_splits(files: list[SourceFile]) -> None:
             f"patients appear in more than one split ({len(crossing)}): {listed}; "
             "a patient's recordings must all sit under one of edf/train, edf/dev, edf/eval"
         )
+
+
+@dataclass(frozen=True)
+class SourceSelection:
+    """The recordings of a data root, and those a build was asked for."""
+
+    data_root: Path
+    """Resolved data root."""
+    everything: list[SourceFile]
+    """Every EDF under the split folders, sorted by path."""
+    selected: list[SourceFile]
+    """The chosen splits' files, the first ``limit_files`` (by path) of each split."""
+
+
+def select_sources(
+    data_root: str | Path,
+    splits: tuple[str, ...] | list[str] | None = None,
+    limit_files: int | None = None,
+) -> SourceSelection:
+    """The recordings of a data root and the selection of a cache build.
+
+    ``splits`` picks split folders (default all); ``limit_files`` keeps the first N files
+    of each split, sorted by path.
+
+    Raises:
+        ValueError: unknown splits, ``limit_files`` < 1, a root that is not a TUSZ tree, or
+            a patient in more than one split.
+    """
+    chosen = tuple(splits) if splits is not None else SPLITS
+    if unknown := set(chosen) - set(SPLITS):
+        raise ValueError(f"unknown splits {sorted(unknown)}; choose from {SPLITS}")
+    if limit_files is not None and limit_files < 1:
+        raise ValueError(f"limit_files must be >= 1, got {limit_files}")
+    root = Path(data_root).resolve()
+    everything = discover(root)
+    check_patient_splits(everything)
+    selected = []
+    for split in chosen:
+        of_split = [f for f in everything if f.split == split]
+        selected.extend(of_split if limit_files is None else of_split[:limit_files])
+    return SourceSelection(root, everything, selected)

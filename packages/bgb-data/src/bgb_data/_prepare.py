@@ -2,7 +2,8 @@
 
 Stages (each touches one row, or one time chunk, at a time; see :class:`bgb_data.Recipe`):
 
-1. read: MNE reads the 19 picked channels in time chunks into a float32 row file;
+1. read: the 19 picked channels of the EDF (read by MNE) or of an MNE ``Raw``, in time
+   chunks into a float32 row file (:mod:`bgb_data._sources`);
 2. filter: per channel, flat/saturated check, polyphase resampling, zero-phase filtering
    and its typical amplitude; then the amplitude-outlier rule across channels;
 3. write: per electrode, interpolation from neighbours, common average, robust scaling,
@@ -16,10 +17,12 @@ per-channel ones (resampling, filtering), which is what lets stage 2 run per cha
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +34,6 @@ from bgb_data._channels import (
     known_reference_suffixes,
     match_electrodes,
 )
-from bgb_data._edf import EdfHeader, read_edf_header, strip_label_padding
 from bgb_data._errors import RecordingError
 from bgb_data._recipe import Recipe
 from bgb_data._rowfile import RowFile, npy_row_writer
@@ -45,20 +47,19 @@ from bgb_data._signal import (
     robust_scale,
     typical_ptp_uv,
 )
+from bgb_data._sources import SignalSource, edf_source, raw_source
 
 __all__ = ["PreparedInfo", "prepare_recording"]
 
 logger = logging.getLogger(__name__)
-
-_READ_CHUNK_N = 1 << 18
-"""Input samples per channel read from the EDF at a time (19 x 2^18 float64 = 40 MB)."""
 
 
 @dataclass(frozen=True)
 class PreparedInfo:
     """What :func:`prepare_recording` did to one recording."""
 
-    edf_path: Path
+    source: str
+    """The EDF's path, or a description of the MNE ``Raw`` read."""
     out_path: Path
     n_samples: int
     """Samples per channel at ``Recipe.sfreq_hz`` in the output file."""
@@ -94,14 +95,15 @@ class PreparedInfo:
 
 
 def prepare_recording(
-    edf_path: str | Path, out_path: str | Path, recipe: Recipe | None = None
+    source: str | os.PathLike[str] | Any, out_path: str | Path, recipe: Recipe | None = None
 ) -> PreparedInfo:
-    """Preprocess one EDF into a (19, n_samples) ``.npy`` of ``recipe.dtype`` at 256 Hz.
+    """Preprocess one recording into a (19, n_samples) ``.npy`` of ``recipe.dtype`` at 256 Hz.
 
-    Memory stays near a few copies of one channel (24 h at 256 Hz: ~90 MB per float32
-    copy); scratch files sit in a temporary folder beside ``out_path``.
-
-    Only the data records the header states are read (see :mod:`bgb_data._edf`).
+    ``source`` is an EDF path, or an ``mne.io.BaseRaw`` already in hand (its EEG in volts,
+    as MNE stores it); both go through the same steps. Memory stays near a few copies of one
+    channel (24 h at 256 Hz: ~90 MB per float32 copy); scratch files sit in a temporary
+    folder beside ``out_path``. Of an EDF, only the data records the header states are read
+    (see :mod:`bgb_data._edf`).
 
     Raises:
         RecordingError: bad input, with ``reason`` ``not_edf``, ``truncated``,
@@ -110,43 +112,39 @@ def prepare_recording(
             output), ``zero_spread`` (during).
     """
     recipe = recipe if recipe is not None else Recipe()
-    edf_path, out_path = Path(edf_path), Path(out_path)
-    header = read_edf_header(edf_path)
-    if header.trailing_bytes:
-        logger.warning(
-            "%s: %d bytes (%d whole data records) after the %d data records the header "
-            "states; reading only the stated records",
-            edf_path, header.trailing_bytes, header.trailing_bytes // header.record_bytes,
-            header.n_records,
-        )  # fmt: skip
-    match = match_electrodes(header.labels)
-    _check_montage(header, match)
-    sfreq_in_hz = _check_recording(header, match.channel_of, match.duplicates, recipe)
+    out_path = Path(out_path)
+    if isinstance(source, (str, os.PathLike)):
+        signal = edf_source(Path(source))
+    else:
+        signal = raw_source(source)
+    name = signal.name
+    match = match_electrodes(signal.labels)
+    _check_montage(name, match)
+    sfreq_in_hz = _check_recording(signal, match.channel_of, match.duplicates, recipe)
     if len(match.missing) > recipe.max_interpolated:
         raise RecordingError(
             "missing_electrodes",
-            f"{edf_path}: missing electrodes: {', '.join(match.missing)} "
+            f"{name}: missing electrodes: {', '.join(match.missing)} "
             f"(at most {recipe.max_interpolated} can be interpolated)",
         )
     present = [e for e in ELECTRODES if e in match.channel_of]
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix=".prep-", dir=out_path.parent) as scratch:
         t0 = time.perf_counter()
-        with _read_rows(header, [match.channel_of[e] for e in present], Path(scratch)) as raw:
+        picked = [match.channel_of[e] for e in present]
+        with signal.read_rows(picked, Path(scratch)) as raw:
             t1 = time.perf_counter()
             filtered, bad, typical = _filter_rows(raw, present, sfreq_in_hz, recipe, Path(scratch))
         with filtered:
             t2 = time.perf_counter()
-            weights, interpolated = _mixing_weights(
-                present, (*match.missing, *bad), recipe, edf_path
-            )
-            scale_uv = _write_output(filtered, weights, recipe, out_path, edf_path)
+            weights, interpolated = _mixing_weights(present, (*match.missing, *bad), recipe, name)
+            scale_uv = _write_output(filtered, weights, recipe, out_path, name)
         timings = {"read": t1 - t0, "filter": t2 - t1, "write": time.perf_counter() - t2}
     return PreparedInfo(
-        edf_path=edf_path,
+        source=name,
         out_path=out_path,
         n_samples=filtered.n_cols,
-        duration_s=header.duration_s,
+        duration_s=signal.duration_s,
         sfreq_in_hz=sfreq_in_hz,
         reference=match.reference,
         channel_of=dict(match.channel_of),
@@ -160,9 +158,9 @@ def prepare_recording(
     )
 
 
-def _check_montage(header: EdfHeader, match: ElectrodeMatch) -> None:
+def _check_montage(name: str, match: ElectrodeMatch) -> None:
     """Reject bipolar-only files and electrode channels with an unknown reference suffix."""
-    path = header.path
+    path = name
     if not match.channel_of and match.bipolar:
         shown = ", ".join(match.bipolar[:4]) + (", ..." if len(match.bipolar) > 4 else "")
         raise RecordingError(
@@ -184,13 +182,13 @@ def _check_montage(header: EdfHeader, match: ElectrodeMatch) -> None:
 
 
 def _check_recording(
-    header: EdfHeader,
+    signal: SignalSource,
     channel_of: dict[str, str],
     duplicates: dict[str, tuple[str, ...]],
     recipe: Recipe,
 ) -> float:
     """Reject duplicates, mixed rates and short recordings; return the input rate in Hz."""
-    path = header.path
+    path = signal.name
     if duplicates:
         listed = "; ".join(f"{e}: {', '.join(ls)}" for e, ls in duplicates.items())
         raise RecordingError("duplicate_electrodes", f"{path}: several channels for {listed}")
@@ -198,80 +196,20 @@ def _check_recording(
         raise RecordingError(
             "missing_electrodes",
             f"{path}: missing electrodes: all 19 (no referential 10-20 channel among "
-            f"{', '.join(header.labels[:8])}{', ...' if len(header.labels) > 8 else ''})",
+            f"{', '.join(signal.labels[:8])}{', ...' if len(signal.labels) > 8 else ''})",
         )
-    rates = {header.sfreq_hz(label) for label in channel_of.values()}
+    rates = {signal.sfreq_hz(label) for label in channel_of.values()}
     if len(rates) > 1:
         raise RecordingError(
             "mixed_rates", f"{path}: EEG channels at different rates {sorted(rates)} Hz"
         )
-    if header.duration_s < recipe.min_duration_s:
+    if signal.duration_s < recipe.min_duration_s:
         raise RecordingError(
             "too_short",
-            f"{path}: {header.duration_s:g} s is shorter than one window "
+            f"{path}: {signal.duration_s:g} s is shorter than one window "
             f"({recipe.min_duration_s:g} s)",
         )
     return rates.pop()
-
-
-def _read_rows(header: EdfHeader, labels: list[str], scratch: Path) -> RowFile:
-    """Stage 1: MNE reads the picked channels in time chunks into a float32 uV row file.
-
-    Channels are found in MNE by their position in the header, not by name (MNE keeps
-    padding such as 0xA0 that the header parser strips); only the stated records are read.
-    """
-    import mne
-
-    edf_path = header.path
-    try:
-        raw = mne.io.read_raw_edf(
-            edf_path,
-            include=[header.raw_labels[header.labels.index(label)] for label in labels],
-            preload=False,
-            infer_types=False,
-            verbose="error",
-        )
-    except (ValueError, RuntimeError, OSError) as err:
-        raise RecordingError("not_edf", f"{edf_path}: MNE cannot read it: {err}") from err
-    picks = _mne_positions(header, labels, list(raw.ch_names))
-    n_in = header.n_samples(labels[0])
-    if raw.n_times < n_in:
-        raise RecordingError(
-            "truncated",
-            f"{edf_path}: MNE reads {raw.n_times} samples per channel, the header states {n_in}",
-        )
-    rows = RowFile(scratch / "raw.f32", len(labels), n_in, "float32")
-    try:
-        for start in range(0, n_in, _READ_CHUNK_N):
-            stop = min(start + _READ_CHUNK_N, n_in)
-            chunk = raw.get_data(picks=picks, start=start, stop=stop)  # (n_picks, n), V
-            chunk *= 1e6
-            for i in range(len(labels)):
-                rows.write(i, start, chunk[i])
-    except BaseException:
-        rows.close()
-        raise
-    return rows
-
-
-def _mne_positions(header: EdfHeader, labels: list[str], mne_names: list[str]) -> list[int]:
-    """Position in MNE's channel list of each of ``labels`` (MNE keeps header order)."""
-    in_header = sorted(header.labels.index(label) for label in labels)
-    if len(mne_names) != len(in_header):
-        raise RecordingError(
-            "not_edf",
-            f"{header.path}: MNE found {len(mne_names)} of the {len(in_header)} electrode "
-            f"channels asked for ({', '.join(labels)}); MNE sees {mne_names}",
-        )
-    for position, index in enumerate(in_header):
-        stripped = strip_label_padding(mne_names[position])
-        if stripped != header.labels[index]:
-            raise RecordingError(
-                "not_edf",
-                f"{header.path}: MNE names signal {index} {mne_names[position]!r}, the "
-                f"header {header.labels[index]!r}",
-            )
-    return [in_header.index(header.labels.index(label)) for label in labels]
 
 
 def _filter_rows(
@@ -316,7 +254,7 @@ def _filter_rows(
 
 
 def _mixing_weights(
-    present: list[str], unusable: tuple[str, ...], recipe: Recipe, edf_path: Path
+    present: list[str], unusable: tuple[str, ...], recipe: Recipe, name: str
 ) -> tuple[np.ndarray, tuple[str, ...]]:
     """(19, n_present) weights before referencing: electrode i = sum_k w[i, k] * row k.
 
@@ -328,7 +266,7 @@ def _mixing_weights(
     if len(interpolated) > recipe.max_interpolated:
         raise RecordingError(
             "missing_electrodes",
-            f"{edf_path}: missing electrodes: {', '.join(interpolated)} (missing, flat, "
+            f"{name}: missing electrodes: {', '.join(interpolated)} (missing, flat, "
             f"saturated or amplitude outliers; at most {recipe.max_interpolated} can be "
             "interpolated)",
         )
@@ -342,7 +280,7 @@ def _mixing_weights(
         if len(usable) < recipe.min_neighbours:
             raise RecordingError(
                 "missing_electrodes",
-                f"{edf_path}: missing electrodes: cannot interpolate {electrode} from "
+                f"{name}: missing electrodes: cannot interpolate {electrode} from "
                 f"{len(usable)} usable neighbours (need {recipe.min_neighbours})",
             )
         for n in usable:
@@ -359,7 +297,7 @@ def _weighted_sum(rows: RowFile, weights: np.ndarray) -> np.ndarray:
 
 
 def _write_output(
-    filtered: RowFile, weights: np.ndarray, recipe: Recipe, out_path: Path, edf_path: Path
+    filtered: RowFile, weights: np.ndarray, recipe: Recipe, out_path: Path, name: str
 ) -> dict[str, float]:
     """Stage 3: mix rows, re-reference, scale each electrode robustly, clip, write, rename.
 
@@ -382,7 +320,7 @@ def _write_output(
             if not scale > 0:
                 raise RecordingError(
                     "zero_spread",
-                    f"{edf_path}: electrode {electrode} has zero spread after re-referencing",
+                    f"{name}: electrode {electrode} has zero spread after re-referencing",
                 )
             row -= np.float32(median)
             row *= np.float32(1.0 / scale)

@@ -45,7 +45,7 @@ from bgb_data._synth_signal import (
     SeizurePlan,
     synth_recording,
 )
-from bgb_eval import make_events, write_csv_bi
+from bgb_events import make_events, write_csv_bi
 
 __all__ = ["PROFILES", "SynthSummary", "generate_corpus", "write_tusz_channel_csv"]
 

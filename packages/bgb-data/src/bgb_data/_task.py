@@ -26,7 +26,14 @@ from bgb_data._prepare import prepare_recording
 from bgb_data._recipe import Recipe
 from bgb_data._windows import window_seizure_fractions, window_starts
 
-__all__ = ["Task", "cache_paths", "process", "trusted_entry"]
+__all__ = [
+    "Task",
+    "cache_paths",
+    "process",
+    "process_guarded",
+    "trusted_entry",
+    "unexpected_entry",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -153,6 +160,40 @@ def process(task: Task) -> RecordingEntry:
         raise
     write_json_atomic(entry_path, entry.to_dict())
     return entry
+
+
+def process_guarded(task: Task) -> RecordingEntry:
+    """:func:`process`, with an unexpected error turned into its entry by
+    :func:`unexpected_entry` instead of raised."""
+    try:
+        return process(task)
+    except Exception as err:  # recorded as skipped and logged with its traceback
+        return unexpected_entry(task, err)
+
+
+def unexpected_entry(task: Task, err: Exception) -> RecordingEntry:
+    """A failure that is not a known bad-input case: logged with its traceback and returned
+    as a ``skipped`` entry (reason ``unexpected_error``) that is not stored, so the next
+    build retries the recording."""
+    logger.error("unexpected error on %s", task.source.path, exc_info=err)
+    try:
+        stat = task.source.path.stat()
+        size, mtime_ns = stat.st_size, stat.st_mtime_ns
+    except OSError:  # the source vanished; this entry is not stored, so -1 matches nothing
+        size, mtime_ns = -1, -1
+    return RecordingEntry(
+        path=task.source.rel_path,
+        split=task.source.split,
+        patient=task.source.patient,
+        session=task.source.session,
+        montage=task.source.montage,
+        status="skipped",
+        reason="unexpected_error",
+        message=f"{task.source.path}: {type(err).__name__}: {err}",
+        recipe_hash=task.recipe.hash(),
+        source_size=size,
+        source_mtime_ns=mtime_ns,
+    )
 
 
 def _build(task: Task, entry: RecordingEntry, signal_path: Path, labels_path: Path) -> None:

@@ -29,7 +29,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from bgb_post import EVENT_DTYPE, PostprocessConfig, postprocess
+from bgb_events import EVENT_DTYPE
+from bgb_post import PostprocessConfig, as_probability_trace, close_runs, find_runs, postprocess
 
 __all__ = ["postprocess_many"]
 
@@ -55,18 +56,11 @@ def _whole(trace: np.ndarray, recording: int) -> _Compact:
 
 
 def _checked_trace(trace: np.ndarray, index: int) -> np.ndarray:
-    """A 1-D float trace of probabilities in [0, 1]; NaN, inf or out-of-range raise."""
-    array = np.asarray(trace)
-    if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"trace {index}: expected a non-empty 1-D array, got shape {array.shape}")
-    if array.dtype not in (np.float32, np.float64):
-        array = array.astype(np.float64)
-    low, high = float(array.min()), float(array.max())
-    if not (low >= 0.0 and high <= 1.0):
-        raise ValueError(
-            f"trace {index}: probabilities must be finite and in [0, 1], got min {low}, max {high}"
-        )
-    return array
+    """bgb_post's check of a probability trace, its error naming the trace."""
+    try:
+        return as_probability_trace(trace)
+    except ValueError as err:
+        raise ValueError(f"trace {index}: {err}") from None
 
 
 def _reach_samples(config: PostprocessConfig, sfreq_hz: float) -> int:
@@ -84,25 +78,15 @@ def _clusters(
 
     Returns per cluster the first and last+1 sample of its regions and its peak value.
     """
-    on = trace >= floor
-    edges = np.flatnonzero(on[1:] != on[:-1])
-    starts = edges[~on[edges]] + 1
-    stops = edges[on[edges]] + 1
-    if on.size and on[0]:
-        starts = np.concatenate(([0], starts))
-    if on.size and on[-1]:
-        stops = np.concatenate((stops, [on.size]))
-    if starts.size == 0:
+    # Grouping regions closer than reach is closing with an element of reach samples.
+    clusters = close_runs(find_runs(trace >= floor), reach)
+    if len(clusters) == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, np.empty(0)
-    first = np.flatnonzero(np.concatenate(([True], starts[1:] - stops[:-1] >= reach)))
-    last = np.append(first[1:], starts.size) - 1
-    # Peak per region: reduce over the alternating [start, stop) boundaries; the odd
-    # segments are the gaps (never empty) and the last one runs to the end (below floor).
-    bounds = np.column_stack((starts, stops)).ravel()[:-1]
-    region_peaks = np.maximum.reduceat(trace, bounds)[::2]  # (n_regions,)
-    peaks = np.maximum.reduceat(region_peaks, first).astype(np.float64)
-    return starts[first], stops[last], peaks
+    # Samples between clusters lie below floor, so the maximum over [starts[i],
+    # starts[i + 1]) is the peak of cluster i: one reduceat, no slicing per cluster.
+    peaks = np.maximum.reduceat(trace, clusters.starts).astype(np.float64)
+    return clusters.starts, clusters.stops, peaks
 
 
 def _refine(sources: Sequence[_Compact], floor: float, peak_min: float, reach: int) -> _Compact:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bgb_eval.annotations import END_SLACK_S, AnnotationError, read_csv_bi
 from bgb_eval.scoring import SetScore, score_recordings
 from bgb_eval.szcore import SzcoreParams
+from bgb_events import END_SLACK_S, AnnotationError, read_csv_bi
 
 __all__ = ["DURATION_TOLERANCE_S", "FolderMismatchError", "score_folders"]
 

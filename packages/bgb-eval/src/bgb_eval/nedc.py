@@ -47,7 +47,7 @@ from __future__ import annotations
 import numpy as np
 
 from bgb_eval._counts import MethodScore
-from bgb_eval._events import check_events
+from bgb_events import check_events
 
 __all__ = ["score_ovlp", "score_taes"]
 
@@ -68,11 +68,11 @@ def score_ovlp(ref: np.ndarray, hyp: np.ndarray, duration_s: float) -> MethodSco
     """NEDC OVLP counts of one recording (see the module docstring)."""
     check_events(ref, "ref", duration_s)
     check_events(hyp, "hyp", duration_s)
-    return _ovlp_counts(ref, hyp, duration_s)
+    return ovlp_counts(ref, hyp, duration_s)
 
 
-def _ovlp_counts(ref: np.ndarray, hyp: np.ndarray, duration_s: float) -> MethodScore:
-    """score_ovlp on checked events."""
+def ovlp_counts(ref: np.ndarray, hyp: np.ndarray, duration_s: float) -> MethodScore:
+    """:func:`score_ovlp` of events the caller has checked (no check repeated)."""
     ref_hit = _strict_overlap_any(ref["start_s"], ref["stop_s"], hyp)
     hyp_hit = _strict_overlap_any(hyp["start_s"], hyp["stop_s"], ref)
     tp = int(np.count_nonzero(ref_hit))
@@ -106,11 +106,11 @@ def score_taes(ref: np.ndarray, hyp: np.ndarray, duration_s: float) -> MethodSco
     """NEDC TAES counts of one recording (see the module docstring for the steps)."""
     check_events(ref, "ref", duration_s)
     check_events(hyp, "hyp", duration_s)
-    return _taes_counts(ref, hyp, duration_s)
+    return taes_counts(ref, hyp, duration_s)
 
 
-def _taes_counts(ref: np.ndarray, hyp: np.ndarray, duration_s: float) -> MethodScore:
-    """score_taes on checked events, following NEDC's loops."""
+def taes_counts(ref: np.ndarray, hyp: np.ndarray, duration_s: float) -> MethodScore:
+    """:func:`score_taes` of events the caller has checked, following NEDC's loops."""
     rs, re_ = ref["start_s"].tolist(), ref["stop_s"].tolist()
     hs, he = hyp["start_s"].tolist(), hyp["stop_s"].tolist()
     ref_free = [True] * len(rs)

@@ -19,16 +19,17 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from bgb_eval._counts import Method, MethodScore
-from bgb_eval._events import check_events
 from bgb_eval._sweep_engine import postprocess_many
-from bgb_eval.scoring import _unchecked_score
+from bgb_eval.scoring import method_counts
 from bgb_eval.szcore import SzcoreParams
+from bgb_events import check_events
 from bgb_post import PostprocessConfig
 
 __all__ = [
     "DEFAULT_TARGETS_FA_PER_24H",
     "OperatingPoint",
     "SweepResult",
+    "best_operating_point",
     "config_at_threshold",
     "evaluate_at_thresholds",
     "sweep_operating_points",
@@ -92,7 +93,7 @@ def _score_split(
     pooled = MethodScore(method=method, tp=0.0, fn=0.0, fp=0.0, duration_s=0.0)
     for hyp, ref, duration_s in zip(events_per_recording, refs, durations_s, strict=True):
         # Checked in _points: refs here, and hypotheses lie inside their traces.
-        pooled = pooled + _unchecked_score(method, ref, hyp, duration_s, szcore_params)
+        pooled = pooled + method_counts(method, ref, hyp, duration_s, szcore_params)
     return pooled
 
 
@@ -132,8 +133,11 @@ def _points(
     ]
 
 
-def _best_at(points: Sequence[OperatingPoint], target: float) -> OperatingPoint | None:
-    """Best sensitivity with fa_per_24h <= target; ties to the higher threshold."""
+def best_operating_point(points: Sequence[OperatingPoint], target: float) -> OperatingPoint | None:
+    """The point of best sensitivity among those with fa_per_24h <= target, or None.
+
+    Ties go to the higher threshold; a point without a defined sensitivity never qualifies.
+    """
     best: OperatingPoint | None = None
     for point in points:
         fa, sens = point.fa_per_24h, point.sensitivity
@@ -168,7 +172,9 @@ def sweep_operating_points(
     points = _points(
         probs_list, refs, durations_s, sfreq_hz, base_config, ordered, method, szcore_params
     )
-    best = {float(target): _best_at(points, float(target)) for target in targets_fa_per_24h}
+    best = {
+        float(target): best_operating_point(points, float(target)) for target in targets_fa_per_24h
+    }
     return SweepResult(method=method, points=tuple(points), best=best)
 
 

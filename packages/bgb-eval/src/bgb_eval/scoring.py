@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from bgb_eval._counts import METHODS, Method, MethodScore
-from bgb_eval._events import check_events
-from bgb_eval.nedc import _ovlp_counts, _taes_counts
-from bgb_eval.szcore import SzcoreParams, _szcore_counts
+from bgb_eval.nedc import ovlp_counts, taes_counts
+from bgb_eval.szcore import SzcoreParams, szcore_counts
+from bgb_events import check_events
 
 __all__ = [
     "RecordingScore",
@@ -34,7 +34,7 @@ def score_method(
 ) -> MethodScore:
     """Counts of one method (``"ovlp"``, ``"taes"`` or ``"szcore"``) for one recording."""
     _check_recording(ref, hyp, duration_s)
-    return _unchecked_score(method, ref, hyp, duration_s, szcore_params)
+    return method_counts(method, ref, hyp, duration_s, szcore_params)
 
 
 def _check_recording(ref: np.ndarray, hyp: np.ndarray, duration_s: float) -> None:
@@ -44,21 +44,21 @@ def _check_recording(ref: np.ndarray, hyp: np.ndarray, duration_s: float) -> Non
     check_events(hyp, "hyp", duration_s)
 
 
-def _unchecked_score(
+def method_counts(
     method: Method,
     ref: np.ndarray,
     hyp: np.ndarray,
     duration_s: float,
     szcore_params: SzcoreParams | None,
 ) -> MethodScore:
-    """One method's counts of events already checked by ``_check_recording``."""
+    """:func:`score_method` of events the caller has checked (no check repeated)."""
     if method == "ovlp":
-        return _ovlp_counts(ref, hyp, duration_s)
+        return ovlp_counts(ref, hyp, duration_s)
     if method == "taes":
-        return _taes_counts(ref, hyp, duration_s)
+        return taes_counts(ref, hyp, duration_s)
     if method == "szcore":
         params = szcore_params if szcore_params is not None else SzcoreParams()
-        return _szcore_counts(ref, hyp, duration_s, params)
+        return szcore_counts(ref, hyp, duration_s, params)
     raise ValueError(f"unknown scoring method {method!r}; expected one of {METHODS}")
 
 
@@ -116,9 +116,9 @@ def score_recording(
     _check_recording(ref_events, hyp_events, duration_s)
     return RecordingScore(
         duration_s=float(duration_s),
-        ovlp=_ovlp_counts(ref_events, hyp_events, duration_s),
-        taes=_taes_counts(ref_events, hyp_events, duration_s),
-        szcore=_unchecked_score("szcore", ref_events, hyp_events, duration_s, szcore_params),
+        ovlp=ovlp_counts(ref_events, hyp_events, duration_s),
+        taes=taes_counts(ref_events, hyp_events, duration_s),
+        szcore=method_counts("szcore", ref_events, hyp_events, duration_s, szcore_params),
     )
 
 

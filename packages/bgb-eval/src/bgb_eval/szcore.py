@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bgb_eval._counts import MethodScore
-from bgb_eval._events import check_events
+from bgb_events import check_events
 
 __all__ = ["SzcoreParams", "score_szcore"]
 
@@ -102,13 +102,14 @@ def score_szcore(
     params = params if params is not None else SzcoreParams()
     check_events(ref, "ref", duration_s)
     check_events(hyp, "hyp", duration_s)
-    return _szcore_counts(ref, hyp, duration_s, params)
+    return szcore_counts(ref, hyp, duration_s, params)
 
 
-def _szcore_counts(
+def szcore_counts(
     ref: np.ndarray, hyp: np.ndarray, duration_s: float, params: SzcoreParams
 ) -> MethodScore:
-    """score_szcore on checked events; small per-event loops, as recordings hold few events."""
+    """:func:`score_szcore` of events the caller has checked; small per-event loops, as
+    recordings hold few events."""
     n_samples = round(duration_s * _GRID_HZ)
     grid_duration_s = n_samples / _GRID_HZ
 

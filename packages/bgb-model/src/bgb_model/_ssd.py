@@ -22,7 +22,7 @@ Intra-chunk decay, two forms of the same function:
   shared by every head of a group, one matmul per chunk with a (Q x heads*headdim) right-hand
   side and no (heads, Q, Q) tensor. Every factor lies in [exp(-|cum_last|/2), exp(|cum_last|/2)],
   so it is exact up to rounding while a chunk's total log-decay |cum_last| stays within
-  ``_FACTORED_MAX_LOG_DECAY`` (80 in float32: factors within [4e-18, 3e17], far from overflow
+  ``FACTORED_MAX_LOG_DECAY`` (80 in float32: factors within [4e-18, 3e17], far from overflow
   and from subnormals, also in the backward pass).
 - masked (always safe): the (Q x Q) decay exp(cum_l - cum_s) of one head, masked to -inf above
   the diagonal before the exponential, so no factor ever exceeds 1.
@@ -49,11 +49,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["ssd_chunk_scan"]
+__all__ = ["FACTORED_MAX_LOG_DECAY", "ssd_chunk_scan"]
 
 # Largest total log-decay |cumsum(dt * A)| over one chunk for which the factored form is used:
 # the factors exp(+-|total| / 2) then stay many orders of magnitude inside the dtype's range.
-_FACTORED_MAX_LOG_DECAY = {torch.float32: 80.0, torch.float64: 600.0}
+FACTORED_MAX_LOG_DECAY = {torch.float32: 80.0, torch.float64: 600.0}
 
 # Sequences are processed a few at a time so that every temporary stays small: on CPU, fresh
 # allocations of tens of MB cost more in page faults than the arithmetic done in them, while
@@ -125,7 +125,7 @@ def _scan(x: Tensor, dt: Tensor, B: Tensor, C: Tensor, A: Tensor, D: Tensor, chu
     #    factored form. cum is non-increasing, so its last step is the lowest.
     cum = (dt * A).view(flat, chunk, nheads).cumsum(dim=1)  # (k, Q, h)
     last = cum[:, -1]  # (k, h)
-    bound = _FACTORED_MAX_LOG_DECAY[cum.dtype]
+    bound = FACTORED_MAX_LOG_DECAY[cum.dtype]
     safe = last >= -bound  # (k, h)
     unsafe = None if bool(safe.all()) else (~safe).view(-1).nonzero().squeeze(1)  # flat (k*h)
     # Unsafe pairs get zero exponents in the factored form (finite, gradients too); their

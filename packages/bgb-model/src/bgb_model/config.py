@@ -1,4 +1,4 @@
-"""Typed, frozen configuration of the detector: seed defaults, a small variant, plain-data I/O.
+"""Typed, frozen configuration of the detector: default sizes, a small variant, plain-data I/O.
 
 The config is nested (``tcn``, ``node_stream``, ``edge_stream``, ``graph``, ``head``) and holds
 only architecture sizes, so a checkpoint can store it as plain data (``to_dict``) and rebuild the
@@ -31,7 +31,8 @@ class TCNConfig:
     """Per-electrode dilated temporal convolution network (shared weights across electrodes)."""
 
     channels: tuple[int, ...] = (64, 64, 128, 128, 256, 256, 512, 512)
-    """Output channels of each conv layer: the seed's widths [64, 128, 256, 512], two each."""
+    """Output channels of each conv layer: the original design's widths [64, 128, 256, 512],
+    two each."""
     strides: tuple[int, ...] = (2, 2, 2, 2, 1, 1, 1, 1)
     """Stride of each layer. Placed early so the wide layers run at the low rate (1/16)."""
     dilations: tuple[int, ...] = (1, 1, 1, 1, 1, 2, 4, 8)
@@ -126,7 +127,7 @@ _C = TypeVar("_C")
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """All sizes of the dual-stream detector; the defaults are the seed's."""
+    """All sizes of the dual-stream detector; the defaults are the original design's."""
 
     tcn: TCNConfig = field(default_factory=TCNConfig)
     """Per-electrode temporal encoder."""

@@ -1,4 +1,4 @@
-"""The post-processing configuration (the seed's defaults)."""
+"""The post-processing configuration (the original design's defaults)."""
 
 from __future__ import annotations
 

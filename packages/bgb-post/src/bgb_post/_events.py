@@ -7,14 +7,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from bgb_events import EVENT_DTYPE
+
 from ._runs import Runs
 from ._validate import as_probability_trace, check_sfreq
 
-__all__ = ["EVENT_DTYPE", "events_from_runs"]
-
-EVENT_DTYPE = np.dtype([("start_s", "f8"), ("stop_s", "f8"), ("confidence", "f8")])
-"""One event: onset and offset in seconds from the recording start, and its confidence
-(the mean probability over the event's samples)."""
+__all__ = ["events_from_runs", "events_from_runs_unchecked"]
 
 
 def events_from_runs(probs: ArrayLike, runs: Runs, sfreq_hz: float) -> NDArray[np.void]:
@@ -30,16 +28,20 @@ def events_from_runs(probs: ArrayLike, runs: Runs, sfreq_hz: float) -> NDArray[n
         raise ValueError(
             f"a run ends at sample {runs.stops[-1]}, beyond the trace ({trace.size} samples)"
         )
-    return _events_from_runs(trace, runs, sfreq)
+    return events_from_runs_unchecked(trace, runs, sfreq)
 
 
-def _events_from_runs(
-    trace: NDArray[np.floating[Any]], runs: Runs, sfreq: float
+def events_from_runs_unchecked(
+    trace: NDArray[np.floating[Any]], runs: Runs, sfreq_hz: float
 ) -> NDArray[np.void]:
-    """Events of runs known to lie inside a checked trace."""
+    """Events of runs inside a checked trace, without the checks of :func:`events_from_runs`.
+
+    The caller vouches that ``trace`` comes from ``as_probability_trace``, ``sfreq_hz`` from
+    ``check_sfreq`` and that every run ends inside the trace.
+    """
     events = np.empty(len(runs), EVENT_DTYPE)
-    events["start_s"] = runs.starts / sfreq
-    events["stop_s"] = runs.stops / sfreq
+    events["start_s"] = runs.starts / sfreq_hz
+    events["stop_s"] = runs.stops / sfreq_hz
     events["confidence"] = _run_means(trace, runs)
     return events
 

@@ -10,7 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 from ._runs import Runs, find_runs, runs_to_mask
 from ._validate import as_probability_trace, check_thresholds
 
-__all__ = ["hysteresis", "hysteresis_runs"]
+__all__ = ["hysteresis", "hysteresis_runs", "hysteresis_runs_unchecked"]
 
 
 def hysteresis_runs(probs: ArrayLike, tau_on: float, tau_off: float) -> Runs:
@@ -24,7 +24,7 @@ def hysteresis_runs(probs: ArrayLike, tau_on: float, tau_off: float) -> Runs:
     """
     trace = as_probability_trace(probs)
     tau_on, tau_off = check_thresholds(tau_on, tau_off)
-    return _hysteresis_runs(trace, tau_on, tau_off)
+    return hysteresis_runs_unchecked(trace, tau_on, tau_off)
 
 
 def hysteresis(probs: ArrayLike, tau_on: float, tau_off: float) -> NDArray[np.bool_]:
@@ -34,11 +34,17 @@ def hysteresis(probs: ArrayLike, tau_on: float, tau_off: float) -> NDArray[np.bo
     """
     trace = as_probability_trace(probs)
     tau_on, tau_off = check_thresholds(tau_on, tau_off)
-    return runs_to_mask(_hysteresis_runs(trace, tau_on, tau_off), trace.size)
+    return runs_to_mask(hysteresis_runs_unchecked(trace, tau_on, tau_off), trace.size)
 
 
-def _hysteresis_runs(trace: NDArray[np.floating[Any]], tau_on: float, tau_off: float) -> Runs:
-    """Hysteresis on a trace that was already checked."""
+def hysteresis_runs_unchecked(
+    trace: NDArray[np.floating[Any]], tau_on: float, tau_off: float
+) -> Runs:
+    """:func:`hysteresis_runs` without its checks.
+
+    The caller vouches that ``trace`` comes from ``as_probability_trace`` and the thresholds
+    from ``check_thresholds``.
+    """
     as_dtype = trace.dtype.type
     candidates = find_runs(trace >= as_dtype(tau_off))
     if len(candidates) == 0:

@@ -9,8 +9,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._config import PostprocessConfig
 from ._duration import apply_duration_rule, merge_close_events
-from ._events import _events_from_runs
-from ._hysteresis import _hysteresis_runs
+from ._events import events_from_runs_unchecked
+from ._hysteresis import hysteresis_runs_unchecked
 from ._morphology import close_runs, open_runs
 from ._validate import as_probability_trace, check_sfreq
 
@@ -46,7 +46,7 @@ def postprocess(
     trace = as_probability_trace(probs)
     sfreq = check_sfreq(sfreq_hz)
 
-    runs = _hysteresis_runs(trace, config.tau_on, config.tau_off)
+    runs = hysteresis_runs_unchecked(trace, config.tau_on, config.tau_off)
     n_hysteresis = len(runs)
     runs = close_runs(open_runs(runs, config.opening_samples), config.closing_samples)
     if config.merge_gap_s is not None:
@@ -55,4 +55,4 @@ def postprocess(
         runs, sfreq, config.min_duration_s, config.max_duration_s, config.long_event_policy
     )
     logger.debug("%d hysteresis runs -> %d events", n_hysteresis, len(runs))
-    return _events_from_runs(trace, runs, sfreq)
+    return events_from_runs_unchecked(trace, runs, sfreq)

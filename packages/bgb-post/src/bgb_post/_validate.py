@@ -20,10 +20,11 @@ __all__ = [
 
 
 def as_probability_trace(probs: ArrayLike, name: str = "probs") -> NDArray[np.floating[Any]]:
-    """The trace as a 1-D float32/float64 array of finite values in [0, 1].
+    """The trace as a 1-D float32/float64 array of finite values in [0, 1], else ValueError.
 
     float32 and float64 input is used as is (no copy); any other numeric dtype is converted
-    to float64.
+    to float64. ``name`` is what the error messages call the trace (``probs[3] is nan``).
+    Shapes: (n_samples,) with n_samples >= 1.
     """
     trace = np.asarray(probs)
     if trace.ndim != 1:
@@ -39,7 +40,7 @@ def as_probability_trace(probs: ArrayLike, name: str = "probs") -> NDArray[np.fl
     low, high = trace.min(), trace.max()
     if np.isnan(low):
         first = int(np.flatnonzero(np.isnan(trace))[0])
-        raise ValueError(f"{name}[{first}] is nan; the trace must be finite")
+        raise ValueError(f"probabilities must be finite, but {name}[{first}] is nan")
     if low < 0.0 or high > 1.0:
         bad = int(np.flatnonzero((trace < 0.0) | (trace > 1.0))[0])
         raise ValueError(

@@ -1,12 +1,19 @@
-"""Pieces the subcommands share: config loading with readable errors, device choice."""
+"""Pieces the subcommands share: config loading with readable errors, the ``--set`` option.
+
+Commands import the library inside their functions, so that ``bgb score`` or ``bgb synth``
+start without loading torch.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from bgb.config import RunConfig
 
 __all__ = ["load_run_config", "set_option"]
 
@@ -19,11 +26,12 @@ set_option = click.option(
 )
 
 
-def load_run_config(path: Path | None, overrides: Sequence[str]) -> Any:
+def load_run_config(path: Path | None, overrides: Sequence[str]) -> RunConfig:
     """The validated run config, or a click error carrying the schema's message."""
-    from bgb_cli.config import ConfigError, load_config
+    from bgb.config import ConfigError, load_config
+    from bgb_cli.env import env_assignments
 
     try:
-        return load_config(path, overrides)
+        return load_config(path, overrides, assignments=env_assignments())
     except ConfigError as err:
         raise click.ClickException(str(err)) from None

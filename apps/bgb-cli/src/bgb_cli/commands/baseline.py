@@ -30,11 +30,11 @@ def baseline(config_path: Path, out_dir: Path | None, overrides: tuple[str, ...]
     Writes DIR/best.pt (usable with `bgb detect` and `bgb evaluate`), then chooses its
     operating points on dev (DIR/dev) and evaluates it on eval with them (DIR/eval).
     """
-    from bgb_cli.baseline import train_baseline
-    from bgb_cli.config import ConfigError
-    from bgb_cli.evaluation import evaluate_run
-    from bgb_cli.reporting import format_metrics_table
-    from bgb_cli.training import ensure_cache
+    from bgb.baseline import train_baseline
+    from bgb.config import ConfigError
+    from bgb.corpus import ensure_cache
+    from bgb.evaluation import evaluate_run
+    from bgb.reporting import format_metrics_table
 
     config = load_run_config(config_path, overrides)
     out = out_dir if out_dir is not None else config.output.run_dir / "baseline"

@@ -85,17 +85,16 @@ def detect(
     Exit code: 0 every file processed, 2 some file rejected (one line each naming file and
     reason; the others are processed), 1 error (bad checkpoint or options).
     """
-    from bgb_cli.detection import choose_operating_point, detect_file, unique_stems
-    from bgb_cli.trained import load_trained
-    from bgb_cli.training import resolve_device
+    import bgb
+    from bgb.detection import choose_operating_point, unique_stems
     from bgb_data import RecordingError
 
     try:
-        torch_device = resolve_device(device)
+        torch_device = bgb.resolve_device(device)
     except RuntimeError as err:
         raise click.ClickException(str(err)) from None
     try:
-        detector = load_trained(checkpoint, torch_device)
+        detector = bgb.load_trained(checkpoint, torch_device)
     except (FileNotFoundError, ValueError) as err:
         raise click.ClickException(str(err)) from None
     try:
@@ -124,26 +123,37 @@ def detect(
     for edf, stem in zip(edfs, unique_stems(edfs), strict=True):
         try:
             with _WindowProgress(edf.name) as progress:
-                output = detect_file(
+                found = bgb.detect(
                     edf,
                     detector,
-                    out_dir,
-                    torch_device,
-                    choice=choice,
+                    out_dir=out_dir,
+                    device=torch_device,
+                    operating_point=operating_point,
+                    tau_on=tau_on,
+                    tau_off=tau_off,
                     stride_s=stride_s,
-                    on_batch=progress.update,
                     stem=stem,
+                    on_batch=progress.update,
                 )
         except (RecordingError, OSError, ValueError, FloatingPointError) as err:
             # one input's failure is that input's rejection; the rest are still processed
             rejected += 1
             click.echo(f"rejected {edf}: {err}", err=True)
             continue
-        repaired = ", ".join(f"{e} ({why})" for e, why in output.interpolated.items())
+        assert found.files is not None  # out_dir was given
+        written = ", ".join(
+            p.name
+            for p in (
+                found.files.csv_bi,
+                found.files.events_tsv,
+                found.files.png,
+                found.files.sidecar,
+            )
+        )
+        repaired = ", ".join(f"{e} ({why})" for e, why in found.interpolated.items())
         click.echo(
-            f"{edf}: {len(output.events)} events in {output.duration_s / 60:.1f} min "
-            f"-> {output.csv_bi.name}, {output.events_tsv.name}, {output.png.name}, "
-            f"{output.sidecar.name}" + (f"; interpolated: {repaired}" if repaired else "")
+            f"{edf}: {len(found.events)} events in {found.duration_s / 60:.1f} min -> {written}"
+            + (f"; interpolated: {repaired}" if repaired else "")
         )
     if rejected:
         click.echo(f"{rejected} of {len(edfs)} files rejected", err=True)
@@ -154,14 +164,13 @@ class _WindowProgress:
     """A tqdm bar of windows done (stderr, on a terminal, unless BGB_DISABLE_TQDM is set)."""
 
     def __init__(self, name: str) -> None:
-        import os
-
         from tqdm.auto import tqdm
 
-        from bgb_cli.config.loading import ConfigError, env_flag
+        from bgb.config import ConfigError
+        from bgb_cli.env import progress_disabled
 
         try:
-            disabled = env_flag("BGB_DISABLE_TQDM", os.environ.get("BGB_DISABLE_TQDM", ""))
+            disabled = progress_disabled()
         except ConfigError as err:
             raise click.ClickException(str(err)) from None
         quiet = disabled or not sys.stderr.isatty()

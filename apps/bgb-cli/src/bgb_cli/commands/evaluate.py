@@ -45,21 +45,13 @@ def evaluate(
     other inference settings in CONFIG than they were chosen with, they are chosen on dev now
     and stored in the checkpoint, so that `bgb detect` uses them.
     """
-    from bgb_cli.config import ConfigError
-    from bgb_cli.evaluation import evaluate_run
-    from bgb_cli.reporting import format_metrics_table
-    from bgb_cli.training import ensure_cache
+    import bgb
+    from bgb.reporting import format_metrics_table
 
     config = load_run_config(config_path, overrides)
     try:
-        cache_dir = ensure_cache(config, progress=config.training.progress)
-    except ConfigError as err:
-        raise click.ClickException(str(err)) from None
-    try:
-        report = evaluate_run(
-            checkpoint, config, cache_dir, split, out_dir, recalibrate=recalibrate
-        )
-    except ValueError as err:
+        report = bgb.evaluate(checkpoint, config, split, out_dir, recalibrate=recalibrate)
+    except ValueError as err:  # ConfigError included
         raise click.ClickException(str(err)) from None
     click.echo(format_metrics_table(report))
     click.echo(f"report: {out_dir / 'metrics.json'}")

@@ -35,7 +35,8 @@ def score(ref_dir: Path, hyp_dir: Path, json_out: Path | None, missing_as_empty:
     Prints OVLP, TAES and SzCORE counts, sensitivity and false alarms per 24 h, pooled
     over all recordings; durations come from the references' '# duration' lines.
     """
-    from bgb_eval import AnnotationError, score_folders
+    from bgb_eval import score_folders
+    from bgb_events import AnnotationError
 
     try:
         result = score_folders(ref_dir, hyp_dir, missing_as_empty=missing_as_empty)
