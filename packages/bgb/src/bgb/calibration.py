@@ -103,7 +103,7 @@ def calibration_from_sweep(
         split=split,
         epoch=epoch,
         window_s=float(config.data.window_s),
-        inference_stride_s=float(config.evaluation.inference_stride_s),
+        inference_stride_s=float(config.inference_stride_s()),
         postprocessing=dataclasses.asdict(post),
         points=tuple(points),
     )

@@ -240,7 +240,7 @@ def detect(
     choice = choose_operating_point(detector, operating_point, tau_on, tau_off)
     config = detector.config
     window_n = round(config.data.window_s * SFREQ_HZ)
-    stride = config.evaluation.inference_stride_s if stride_s is None else stride_s
+    stride = config.inference_stride_s() if stride_s is None else stride_s
     stride_n = round(stride * SFREQ_HZ)
     if not 0 < stride_n <= window_n:
         raise ValueError(f"detect: stride {stride} s must be in (0, {config.data.window_s}] s")

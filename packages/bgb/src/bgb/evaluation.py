@@ -68,7 +68,7 @@ def predict_split(
     """Stitched per-sample probabilities for every usable recording of ``split``."""
 
     window_n = round(config.data.window_s * SFREQ_HZ)
-    stride_n = round(config.evaluation.inference_stride_s * SFREQ_HZ)
+    stride_n = round(config.inference_stride_s() * SFREQ_HZ)
     predictions = []
     for entry in Manifest.load(cache_dir).select(split=split):
         probs = predict_recording(
@@ -190,10 +190,10 @@ def _settings_differ(calibration: Calibration, config: RunConfig) -> str | None:
     """Why ``calibration`` does not fit this evaluation's inference settings, or None."""
     if calibration.window_s != config.data.window_s:
         return f"window {calibration.window_s} s there, {config.data.window_s} s here"
-    if calibration.inference_stride_s != config.evaluation.inference_stride_s:
+    if calibration.inference_stride_s != config.inference_stride_s():
         return (
             f"inference stride {calibration.inference_stride_s} s there, "
-            f"{config.evaluation.inference_stride_s} s here"
+            f"{config.inference_stride_s()} s here"
         )
     if calibration.postprocessing != dataclasses.asdict(config.postprocess_config()):
         return "other post-processing settings"

@@ -53,8 +53,8 @@ __all__ = ["detect"]
     type=click.FloatRange(min=0, min_open=True),
     default=None,
     help="Seconds between window starts (default: the checkpoint's "
-    "evaluation.inference_stride_s). Up to the window length; a longer stride means less "
-    "overlap and proportionally less compute.",
+    "inference stride: evaluation.inference_stride_s, else the window length). Up to the "
+    "window length; a shorter stride means more overlap and proportionally more compute.",
 )
 def detect(
     edfs: tuple[Path, ...],

@@ -1,7 +1,8 @@
 """Typed run configuration of the bgb app."""
 
-from bgb.config.loading import Assignment, ConfigError, load_config, parse_config, parse_set
+from bgb.config.loading import Assignment, load_config, parse_config, parse_set
 from bgb.config.schema import (
+    ConfigError,
     DataConfig,
     EvaluationConfig,
     ModelSection,

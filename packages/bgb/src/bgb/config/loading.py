@@ -13,13 +13,9 @@ from typing import Any
 import pydantic
 import yaml
 
-from bgb.config.schema import RunConfig
+from bgb.config.schema import ConfigError, RunConfig
 
-__all__ = ["Assignment", "ConfigError", "load_config", "parse_config", "parse_set"]
-
-
-class ConfigError(ValueError):
-    """A configuration that cannot be used; the message says where and what to change."""
+__all__ = ["Assignment", "load_config", "parse_config", "parse_set"]
 
 
 Assignment = tuple[str, Any, str]

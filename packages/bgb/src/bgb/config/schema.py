@@ -19,6 +19,7 @@ from bgb_model import DetectorConfig
 from bgb_post import PostprocessConfig
 
 __all__ = [
+    "ConfigError",
     "DataConfig",
     "EvaluationConfig",
     "ModelSection",
@@ -27,6 +28,10 @@ __all__ = [
     "SyntheticConfig",
     "TrainingConfig",
 ]
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message says where and what to change."""
 
 
 class _Section(BaseModel):
@@ -190,8 +195,10 @@ class EvaluationConfig(_Section):
     n_thresholds: int = Field(default=50, ge=2)
     """Thresholds in the operating-point sweep, evenly spaced over (0, 1); six more between
     0.995 and 0.9999 keep strict points for detectors whose scores saturate."""
-    inference_stride_s: float = Field(default=30.0, gt=0)
-    """Step between windows when stitching whole recordings; overlaps are averaged."""
+    inference_stride_s: float | None = Field(default=None, gt=0)
+    """Step between windows when stitching whole recordings, at most ``data.window_s``;
+    overlaps are averaged. Unset: the window length, so every sample is computed once (half
+    overlap measured no better; README, "Inference stride")."""
     batch_size: int | None = Field(default=None, ge=1)
     """Windows per forward pass during inference; unset: 16 on CUDA, 1 on CPU, where batches
     of full-sized windows measured about twice as slow per window and five times the memory
@@ -261,6 +268,22 @@ class RunConfig(_Section):
     def _check_postprocessing(cls, value: dict[str, Any]) -> dict[str, Any]:
         validate_dataclass(PostprocessConfig, value)
         return value
+
+    def inference_stride_s(self) -> float:
+        """Seconds between window starts in whole-recording inference.
+
+        Raises:
+            ConfigError: a stride longer than the window (samples would get no prediction).
+        """
+        stride = self.evaluation.inference_stride_s
+        if stride is None:
+            return self.data.window_s
+        if stride > self.data.window_s:
+            raise ConfigError(
+                f"evaluation.inference_stride_s {stride:g} s is longer than data.window_s "
+                f"{self.data.window_s:g} s: samples between windows would get no prediction"
+            )
+        return stride
 
     def detector_config(self) -> DetectorConfig:
         """The detector configuration of this run."""
