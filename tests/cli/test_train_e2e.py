@@ -258,6 +258,34 @@ def test_patience_waits_for_an_epoch_that_finds_seizures(
     assert [row["bad_epochs"] for row in result.history] == [0, 0, 0, 0, 1]
 
 
+def test_dev_every_n_epochs_evaluates_those_and_the_last_and_counts_only_them(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(corpus, tmp_path, "every", "training.epochs=5", "training.patience=1",
+                     "training.warmup_steps=2", "evaluation.dev_every_epochs=2")  # fmt: skip
+    trainer = Trainer(config, ensure_cache(config, progress=False))
+    evaluated: list[int] = []
+    dev = iter([{"sensitivity_at_10fa": s} for s in (0.5, 0.6, 0.7)])
+
+    def validate() -> dict[str, Any]:
+        evaluated.append(trainer.epoch + 1)
+        return next(dev)
+
+    monkeypatch.setattr(trainer, "_validate", validate)
+    result = trainer.fit()
+    # epochs 2 and 4 and the last (5); patience 1 is not run down by epoch 3 in between
+    assert evaluated == [2, 4, 5] and result.epochs_run == 5 and not result.stopped_early
+    assert result.best_epoch == 5
+    assert [row["bad_epochs"] for row in result.history] == [0, 0, 0, 0, 0]
+    assert ["sensitivity_at_10fa" in row for row in result.history] == [
+        False,
+        True,
+        False,
+        True,
+        True,
+    ]
+
+
 def test_a_warmup_as_long_as_the_run_is_refused(corpus: Path, tmp_path: Path) -> None:
     config = _config(corpus, tmp_path, "long", "training.warmup_steps=8")
     with pytest.raises(ValueError, match=r"warmup_steps=8 does not end before the 8 planned"):

@@ -164,10 +164,10 @@ class TrainingConfig(_Section):
     max_steps_per_epoch: int | None = Field(default=None, ge=1)
     """Stop each epoch after this many optimiser steps (null: the whole epoch)."""
     patience: int = Field(default=5, ge=1)
-    """Epochs without a better dev sensitivity at ``evaluation.early_stopping_fa`` (ties
-    broken by the sensitivity at the stricter ``evaluation.fa_targets``) before stopping.
-    Counting starts once the warm-up has ended and some epoch has found seizures (sensitivity
-    above 0) at the target."""
+    """Dev evaluations (``evaluation.dev_every_epochs``) without a better dev sensitivity at
+    ``evaluation.early_stopping_fa`` (ties broken by the sensitivity at the stricter
+    ``evaluation.fa_targets``) before stopping. Counting starts once the warm-up has ended
+    and some epoch has found seizures (sensitivity above 0) at the target."""
     checkpoint_every_steps: int | None = Field(default=None, ge=1)
     """Also write ``last.pt`` every this many steps inside an epoch (null: once per epoch)."""
     smoke_test: bool = False
@@ -192,6 +192,11 @@ class EvaluationConfig(_Section):
     """False alarms per 24 h at which sensitivity is reported."""
     early_stopping_fa: float = Field(default=10.0, gt=0)
     """Early stopping watches dev OVLP sensitivity at this many FA/24h."""
+    dev_every_epochs: int = Field(default=1, ge=1)
+    """Evaluate dev (and so choose operating points, rank for early stopping and write
+    ``best.pt``) after every this many epochs, and after the last; patience counts
+    evaluations. On the CPU demo a dev evaluation costs about as much as an epoch's training
+    (README, "Unseen corpora")."""
     n_thresholds: int = Field(default=50, ge=2)
     """Thresholds in the operating-point sweep, evenly spaced over (0, 1); six more between
     0.995 and 0.9999 keep strict points for detectors whose scores saturate."""

@@ -362,7 +362,13 @@ class Trainer:
         )
 
     def _end_epoch(self, writer: Any, losses: list[float], seconds: float) -> bool:
-        dev = run_on_main(self._validate, self.distributed)
+        number = self.epoch + 1
+        every = self.config.evaluation.dev_every_epochs
+        evaluated = number % every == 0 or number == self.epochs
+        if evaluated:
+            dev = run_on_main(self._validate, self.distributed)
+        else:
+            dev, self.calibration = {}, None  # no operating points for unevaluated weights
         target = self.config.evaluation.early_stopping_fa
         metric = dev.get(f"sensitivity_at_{target:g}fa")
         ranking = selection_key(dev, target, self.config.evaluation.fa_targets)
@@ -385,7 +391,9 @@ class Trainer:
         # patience counts from the end of the warm-up, once some epoch has found seizures at
         # the target: before that, an epoch that detects nothing is no reason to stop
         counting = self.step >= self.warmup_steps and (self.best_metric or 0.0) > 0.0
-        if improved:
+        if not evaluated:
+            pass  # patience counts dev evaluations
+        elif improved:
             self.best_metric, self.best_epoch, self.bad_epochs = metric, self.epoch, 0
             self.best_key = ranking
         elif counting:
@@ -398,9 +406,13 @@ class Trainer:
             save_checkpoint(self.run_dir / "last.pt", payload)
             self._write_csv()
         shown = "n/a" if metric is None else f"{metric:.3f}"
+        line = f"epoch {self.epoch}/{self.epochs}: loss {row['train_loss']:.4f}, "
+        if not evaluated:
+            self.echo(line + f"dev not evaluated this epoch, {seconds:.0f} s")
+            return False
         self.echo(
-            f"epoch {self.epoch}/{self.epochs}: loss {row['train_loss']:.4f}, dev "
-            f"sensitivity at {target:g} FA/24h {shown}, {seconds:.0f} s"
+            line
+            + f"dev sensitivity at {target:g} FA/24h {shown}, {seconds:.0f} s"
             + (" (best)" if improved else "")
             + ("" if counting or improved else " (patience not counting yet)")
         )
