@@ -195,8 +195,8 @@ class EvaluationConfig(_Section):
     dev_every_epochs: int = Field(default=1, ge=1)
     """Evaluate dev (and so choose operating points, rank for early stopping and write
     ``best.pt``) after every this many epochs, and after the last; patience counts
-    evaluations. On the CPU demo a dev evaluation costs about as much as an epoch's training
-    (README, "Unseen corpora")."""
+    evaluations. On the CPU demo a dev evaluation costs about half as much as an epoch's
+    training (README, "Unseen corpora")."""
     n_thresholds: int = Field(default=50, ge=2)
     """Thresholds in the operating-point sweep, evenly spaced over (0, 1); six more between
     0.995 and 0.9999 keep strict points for detectors whose scores saturate."""
