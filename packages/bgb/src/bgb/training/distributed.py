@@ -29,7 +29,6 @@ import datetime
 import itertools
 import logging
 import os
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -211,8 +210,9 @@ class FailureChannel:
                 return
 
     def _exit(self, message: str) -> None:
-        log.error("stopping rank %d: %s", self.rank, message)
-        print(f"rank {self.rank} stops because {message}", file=sys.stderr, flush=True)
+        # logging's stream handlers flush each record (Python's last-resort handler too,
+        # when the caller configured none), so the line is out before os._exit
+        log.error("rank %d stops because %s", self.rank, message)
         os._exit(1)
 
 
