@@ -23,7 +23,7 @@ two descriptors, for the life of the process).
 ``pin_memory`` (batches copied into page-locked memory for faster host-to-GPU transfer) is
 measured on and off where CUDA is present; elsewhere torch ignores it, so it is not run.
 
-The GPU side is an ESTIMATE, not a measurement: the default model's forward pass is 44.3
+The GPU side is an ESTIMATE, not a measurement: the default model's forward pass is 25.2
 GFLOP per 60 s window (torch ``FlopCounterMode``, benchmarks/bench_model.py), a training
 step about three times that, and an A100 is assumed to sustain 15-75 TFLOP/s on this model
 (5-25 % of its 312 TFLOP/s bf16 dense peak; narrow layers, depthwise convolutions and
@@ -54,7 +54,7 @@ BATCH_SIZE = 48
 PREFETCH_FACTOR = 4
 WORKER_COUNTS = (0, 2, 8)
 TIMED_EPOCHS = 2
-FORWARD_GFLOP_PER_WINDOW = 44.3
+FORWARD_GFLOP_PER_WINDOW = 25.2
 TRAIN_FLOP_FACTOR = 3.0
 A100_ACHIEVED_TFLOPS = (15.0, 75.0)
 

@@ -119,6 +119,32 @@ def test_resume_after_crash_reaches_the_same_weights(
     ]
 
 
+def test_weight_average_is_what_checkpoints_hold_and_resumes_exactly(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ema = "training.ema_decay=0.5"
+    straight = _config(corpus, tmp_path, "straight", ema)
+    cache = ensure_cache(straight, progress=False)
+    Trainer(straight, cache).fit()
+    crashed = _config(corpus, tmp_path, "crashed", ema)
+    with monkeypatch.context() as patch:
+        _crash_at(patch, 5)  # inside epoch 2, after the checkpoint at the end of epoch 1
+        with pytest.raises(_Crash):
+            Trainer(crashed, cache).fit()
+    resumed = Trainer(crashed, cache)
+    resumed.resume(tmp_path / "crashed" / "last.pt")
+    resumed.fit()
+    expected = load_checkpoint(tmp_path / "straight" / "last.pt")
+    got = load_checkpoint(tmp_path / "crashed" / "last.pt")
+    assert expected["ema_updates"] == got["ema_updates"] == 8  # one update per step
+    for key in ("model", "train_weights"):
+        for name in expected[key]:
+            assert torch.equal(expected[key][name], got[key][name]), (key, name)
+    averaged, raw = expected["model"], expected["train_weights"]
+    moved = [n for n in raw if raw[n].is_floating_point() and not torch.equal(raw[n], averaged[n])]
+    assert moved  # the checkpoint's model is the average, not the last optimised weights
+
+
 def _train_process(config_file: Path, sets: list[str], *extra: str) -> subprocess.Popen[bytes]:
     code = "import sys; from bgb_cli.main import cli; cli.main(args=sys.argv[1:])"
     args = [sys.executable, "-c", code, "train", str(config_file), *extra]

@@ -9,12 +9,15 @@ import pytest
 from bgb_model import DetectorConfig, StreamConfig
 
 
-def test_defaults_are_the_seeds() -> None:
+def test_defaults_are_the_original_designs() -> None:
     cfg = DetectorConfig()
     assert cfg.total_stride == 16
     assert len(cfg.tcn.channels) == 8
-    assert sorted(set(cfg.tcn.channels)) == [64, 128, 256, 512]
+    # per electrode, an eighth of the joint TCN's widths [64, 128, 256, 512], dense convs
+    assert sorted(set(cfg.tcn.channels)) == [8, 16, 32, 64]
+    assert not cfg.tcn.separable
     assert cfg.tcn.kernel_size == 7
+    assert cfg.edge_stream.time_pool == 1  # one adjacency per timestep
     node = cfg.node_stream
     assert (node.d_model, node.n_layers, node.headdim, node.d_state, node.d_conv) == (
         64,
@@ -67,6 +70,7 @@ def test_unknown_keys_raise_naming_the_key(data: dict[str, object], key: str) ->
         ({"graph": {"alpha": "0.05"}}, "graph.alpha"),
         ({"tcn": {"separable": 1}}, "tcn.separable"),
         ({"head": {"upsample": "cubic"}}, "upsample"),
+        ({"edge_stream": {"time_pool": 0}}, "edge_stream.time_pool"),
     ],
 )
 def test_bad_values_raise(data: dict[str, object], match: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -116,7 +118,7 @@ def test_bf16_autocast_forward_is_finite(model: Detector) -> None:
     [
         (torch.randn(2, 18, N_SAMPLES), r"\(batch, 19, n_samples\)"),
         (torch.randn(19, N_SAMPLES), r"\(batch, 19, n_samples\)"),
-        (torch.randn(1, 19, 1000), "multiple of the total stride 16"),
+        (torch.randn(1, 19, 1000), "multiple of 16 samples"),
         (torch.ones(1, 19, N_SAMPLES, dtype=torch.int64), "floating point"),
     ],
 )
@@ -211,3 +213,25 @@ def test_nan_adjacency_names_the_edge_stream() -> None:
         model.edge_stream.to_weight.bias.fill_(float("nan"))  # type: ignore[union-attr]
     with pytest.raises(FloatingPointError, match="edge stream adjacency"):
         model(eeg())
+
+
+def test_time_pooled_edge_stream_holds_each_graph_for_its_timesteps() -> None:
+    config = DetectorConfig.small()
+    pooled = dataclasses.replace(
+        config, edge_stream=dataclasses.replace(config.edge_stream, time_pool=4)
+    )
+    torch.manual_seed(0)
+    model = Detector(pooled, backend="torch").eval()
+    adjacencies: list[torch.Tensor] = []
+    inputs: list[torch.Tensor] = []
+    assert model.gnn is not None and model.edge_stream is not None
+    model.edge_stream.register_forward_hook(lambda _m, _i, out: adjacencies.append(out))
+    model.gnn.register_forward_hook(lambda _m, args, _o: inputs.append(args[1]))
+    with torch.no_grad():
+        logits = model(eeg(batch=2, n_samples=4 * N_SAMPLES))  # T = 64 timesteps
+    assert logits.shape == (2, 4 * N_SAMPLES)
+    assert adjacencies[0].shape == (2, 16, 19, 19)  # one graph per 4 timesteps
+    per_step = inputs[0].reshape(2, 64, 19, 19)  # what SSGConv saw at each timestep
+    assert torch.equal(per_step, adjacencies[0].repeat_interleave(4, dim=1))
+    with pytest.raises(ValueError, match=r"multiple of 64 samples .*time_pool 4"):
+        model(eeg(n_samples=N_SAMPLES + 16))

@@ -8,7 +8,7 @@ import torch
 from bgb_model import ElectrodeEncoder, TCNConfig
 from bgb_model.tcn import TCN
 
-SMALL = TCNConfig(channels=(4, 4, 8, 8, 8, 8, 16, 16))
+SMALL = TCNConfig(channels=(4, 4, 8, 8, 8, 8, 16, 16), separable=True)
 
 
 @pytest.mark.parametrize(
@@ -16,7 +16,7 @@ SMALL = TCNConfig(channels=(4, 4, 8, 8, 8, 8, 16, 16))
     [
         SMALL,
         TCNConfig(channels=SMALL.channels, separable=False),
-        TCNConfig(channels=SMALL.channels, strides=(1,) * 8, final_pool=16),
+        TCNConfig(channels=SMALL.channels, strides=(1,) * 8, final_pool=16, separable=True),
     ],
     ids=["progressive-separable", "progressive-dense", "full-rate"],
 )

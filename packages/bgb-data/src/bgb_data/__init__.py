@@ -14,6 +14,7 @@ from bgb_data._errors import SKIP_REASONS, RecordingError
 from bgb_data._fanout import CachePlan, build_recording, plan_cache_build, write_manifest
 from bgb_data._labels import find_annotation, label_mask
 from bgb_data._manifest import Manifest, RecordingEntry
+from bgb_data._npymap import ColumnReader
 from bgb_data._prepare import PreparedInfo, prepare_recording
 from bgb_data._recipe import RECIPE_VERSION, SFREQ_HZ, Recipe
 from bgb_data._synth_corpus import SynthSummary, generate_corpus
@@ -31,6 +32,7 @@ __all__ = [
     "BalancedSampler",
     "BuildSummary",
     "CachePlan",
+    "ColumnReader",
     "Manifest",
     "PreparedInfo",
     "ProgressCallback",

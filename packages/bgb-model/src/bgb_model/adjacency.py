@@ -5,6 +5,8 @@ features ``p``, so swapping i and j cannot change its weight. A BiMamba stack ru
 each of the N(N-1)/2 pairs (171 for 19 electrodes); a sigmoid gives each pair a weight in (0, 1),
 scattered to both (i, j) and (j, i) of an adjacency with zero diagonal. Sigmoid (not softplus)
 keeps degrees bounded by N - 1, and the normalised Laplacian does not depend on a global scale.
+With ``time_pool`` k > 1 the stream runs on node features averaged over k consecutive
+timesteps, giving one adjacency per k timesteps.
 
 References: Dao & Gu 2024, "Transformers are SSMs" (Mamba2/SSD); EvoBrain: Dynamic
 Multi-channel EEG Graph Modeling for Time-evolving Brain Network (2025).
@@ -20,7 +22,21 @@ from bgb_model.bimamba import BiMambaStack
 from bgb_model.config import EdgeStreamConfig
 from bgb_model.mamba2 import Mamba2Backend
 
-__all__ = ["EdgeStream", "pairs_to_adjacency"]
+__all__ = ["EdgeStream", "pairs_to_adjacency", "pool_time"]
+
+
+def pool_time(nodes: Tensor, factor: int) -> Tensor:
+    """Average every ``factor`` consecutive timesteps.
+
+    Shapes: nodes (B, N, T, D), T a multiple of factor -> (B, N, T / factor, D).
+    """
+    batch, n_nodes, n_steps, width = nodes.shape
+    if n_steps % factor != 0:
+        raise ValueError(
+            f"edge stream: {n_steps} timesteps are not a multiple of time_pool {factor}"
+        )
+    grouped = nodes.reshape(batch, n_nodes, n_steps // factor, factor, width)  # (B, N, T/k, k, D)
+    return grouped.mean(dim=3)
 
 
 def pairs_to_adjacency(weights: Tensor, n_nodes: int) -> Tensor:
@@ -63,10 +79,17 @@ class EdgeStream(nn.Module):
         rows, cols = torch.triu_indices(n_nodes, n_nodes, offset=1)
         self.register_buffer("rows", rows, persistent=False)
         self.register_buffer("cols", cols, persistent=False)
+        self.time_pool = config.time_pool
         self.activation_checkpointing = False
 
     def forward(self, nodes: Tensor) -> Tensor:
-        """Shapes: nodes (B, N, T, D) -> adjacency (B, T, N, N), symmetric, zero diagonal."""
+        """One adjacency per ``time_pool`` timesteps.
+
+        Shapes: nodes (B, N, T, D), T a multiple of time_pool -> adjacency (B, T / time_pool,
+        N, N), symmetric, zero diagonal.
+        """
+        if self.time_pool > 1:
+            nodes = pool_time(nodes, self.time_pool)  # (B, N, T / k, D)
         batch, _, n_steps, _ = nodes.shape
         # 1. symmetric pair features
         recompute = self.activation_checkpointing and self.training

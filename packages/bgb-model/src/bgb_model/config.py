@@ -30,18 +30,23 @@ N_ELECTRODES = 19
 class TCNConfig:
     """Per-electrode dilated temporal convolution network (shared weights across electrodes)."""
 
-    channels: tuple[int, ...] = (64, 64, 128, 128, 256, 256, 512, 512)
-    """Output channels of each conv layer: the original design's widths [64, 128, 256, 512],
-    two each."""
+    channels: tuple[int, ...] = (8, 8, 16, 16, 32, 32, 64, 64)
+    """Output channels of each conv layer, per electrode. The original design's TCN read all
+    19 electrodes at once with widths [64, 128, 256, 512]; run once per electrode, those
+    widths cost 19 times as much (20 GFLOP per 60 s window). An eighth of them per electrode,
+    two layers each, costs 2.2 GFLOP with dense convs (packages/bgb-model/README.md, "TCN
+    size")."""
     strides: tuple[int, ...] = (2, 2, 2, 2, 1, 1, 1, 1)
     """Stride of each layer. Placed early so the wide layers run at the low rate (1/16)."""
     dilations: tuple[int, ...] = (1, 1, 1, 1, 1, 2, 4, 8)
     """Dilation of each layer, in samples of that layer's input rate."""
     kernel_size: int = 7
     """Temporal kernel size of every conv (odd, so padding keeps lengths exact)."""
-    separable: bool = True
-    """Depthwise-separable convs (depthwise kernel then pointwise 1x1) after the first layer;
-    False uses dense convs (about 7x the multiply-adds in the wide layers)."""
+    separable: bool = False
+    """Depthwise-separable convs (depthwise kernel then pointwise 1x1) after the first layer,
+    instead of dense convs. At the default widths, dense convs run a forward pass as fast on
+    CPU (oneDNN) with six times the parameters, and train 2-5x faster, so they are the
+    default."""
     final_pool: int = 1
     """Average-pooling factor after the convs; the total stride is prod(strides) * final_pool.
     1 in the default (progressive striding); 16 with all strides 1 gives the full-rate variant."""
@@ -91,6 +96,12 @@ class EdgeStreamConfig:
         default_factory=lambda: StreamConfig(d_model=16, n_layers=2, d_state=8, headdim=4)
     )
     """The per-edge BiMamba stack (seed: d_model 16, 2 layers, headdim 4, d_state 8)."""
+    time_pool: int = 1
+    """Timesteps per edge-stream step. The pair features are built from node features averaged
+    over this many consecutive timesteps, and each adjacency (and its positional encoding) holds
+    for all of them. 1, the original design, gives every timestep its own adjacency; larger
+    values divide the cost of the edge stream and of the PE by this factor, for a graph that
+    changes more slowly. Window lengths must be a multiple of ``time_pool`` timesteps."""
 
 
 @dataclass(frozen=True)
@@ -149,6 +160,13 @@ class DetectorConfig:
     def total_stride(self) -> int:
         """Input samples per model timestep (16 with the defaults)."""
         return self.tcn.total_stride
+
+    @property
+    def length_multiple(self) -> int:
+        """Input lengths must be a multiple of this many samples: the total stride, times the
+        edge stream's ``time_pool`` when the graph stage is on."""
+        pool = self.edge_stream.time_pool if self.graph.enabled else 1
+        return self.total_stride * pool
 
     @classmethod
     def small(cls) -> DetectorConfig:
@@ -259,6 +277,10 @@ def _validate(cfg: DetectorConfig) -> None:
             raise ValueError(f"{name}: chunk_size and torch_chunk_size must be >= 1")
         if stream.n_layers < 1:
             raise ValueError(f"{name}.n_layers must be >= 1, got {stream.n_layers}")
+    if not isinstance(cfg.edge_stream.time_pool, int) or cfg.edge_stream.time_pool < 1:
+        raise ValueError(
+            f"edge_stream.time_pool must be a positive integer, got {cfg.edge_stream.time_pool!r}"
+        )
     if cfg.graph.pe_k < 1:
         raise ValueError(f"graph.pe_k must be >= 1 (spectral windows), got {cfg.graph.pe_k}")
     if cfg.graph.pe not in ("dynamic", "static", "none"):

@@ -124,10 +124,11 @@ class Detector(nn.Module):
             )
         if not x.is_floating_point():
             raise ValueError(f"Detector input must be floating point, got {x.dtype}")
-        if x.shape[2] == 0 or x.shape[2] % cfg.total_stride != 0:
+        if x.shape[2] == 0 or x.shape[2] % cfg.length_multiple != 0:
             raise ValueError(
-                f"Detector input length {x.shape[2]} samples is not a positive multiple of the "
-                f"total stride {cfg.total_stride}; crop or pad the window"
+                f"Detector input length {x.shape[2]} samples is not a positive multiple of "
+                f"{cfg.length_multiple} samples (the total stride {cfg.total_stride} times "
+                f"edge_stream.time_pool {cfg.edge_stream.time_pool}); crop or pad the window"
             )
 
     def forward(self, x: Tensor) -> Tensor:
@@ -167,15 +168,19 @@ class Detector(nn.Module):
         """
         assert self.edge_stream is not None and self.gnn is not None
         batch, n_steps, n_nodes, width = per_step.shape
-        # 3. edge stream: learned adjacency per timestep
-        adjacency = self.edge_stream(nodes)  # (B, T, N, N)
+        # 3. edge stream: learned adjacency per timestep (per time_pool timesteps)
+        adjacency = self.edge_stream(nodes)  # (B, T', N, N), T' = T / time_pool
         checks.record(adjacency, "edge stream adjacency")
         # 4. positional encoding (no gradient, fp32, one batched eigh)
         try:
-            pe = self._positional_encoding(adjacency)  # (B, T, N, k) or None
+            pe = self._positional_encoding(adjacency)  # (B, T', N, k) or None
         except FloatingPointError:
             checks.raise_first()  # names the stage upstream that made the NaN
             raise
+        if self.edge_stream.time_pool > 1:  # each graph holds for time_pool timesteps
+            pool = self.edge_stream.time_pool
+            adjacency = adjacency.repeat_interleave(pool, dim=1)  # (B, T, N, N)
+            pe = None if pe is None else pe.repeat_interleave(pool, dim=1)  # (B, T, N, k)
         graph_in = per_step if pe is None else torch.cat([per_step, pe.to(per_step.dtype)], -1)
         # 5. SSGConv on all B*T graphs at once
         graph_in = graph_in.reshape(batch * n_steps, n_nodes, -1)  # (B*T, N, D+k)

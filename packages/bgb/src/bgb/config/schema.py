@@ -125,6 +125,12 @@ class TrainingConfig(_Section):
     planned steps). Epochs that end inside the warm-up do not count towards ``patience``."""
     min_lr_ratio: float = Field(default=0.01, ge=0, le=1)
     """Cosine decay ends at learning_rate * min_lr_ratio."""
+    ema_decay: float | None = Field(default=None, gt=0, lt=1)
+    """Keep an exponential moving average of the weights (and BatchNorm statistics), updated
+    after every optimiser step with this decay (null: none). When set, dev is evaluated with
+    the averaged weights, and those are the ``model`` of ``best.pt`` and ``last.pt`` that
+    evaluation and detection load; the raw weights travel in the checkpoint for resuming.
+    0.98 averages over about the last 50 steps."""
     grad_clip_norm: float | None = Field(default=1.0, gt=0)
     """Clip the global gradient norm to this value (null: no clipping)."""
     mixed_precision: bool = False

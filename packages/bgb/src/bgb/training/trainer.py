@@ -16,11 +16,12 @@ from typing import Any, NoReturn
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
 from bgb.calibration import Calibration, calibration_from_sweep, read_calibration
 from bgb.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
-from bgb.config import RunConfig
+from bgb.config import RunConfig, TrainingConfig
 from bgb.evaluation import predict_split, sweep_split
 from bgb.inference import autocast_context, resolve_device
 from bgb.training.augment import augment_batch
@@ -99,6 +100,7 @@ class Trainer:
         )
         self.model.set_activation_checkpointing(training.activation_checkpointing)
         self.train_model = wrap_model(self.model, distributed)
+        self.ema = None if training.ema_decay is None else weight_average(self.model, training)
         self.windows = IndexedWindows(
             WindowDataset(
                 cache_dir, "train", window_s=config.data.window_s, stride_s=config.data.stride_s
@@ -132,6 +134,16 @@ class Trainer:
         self.bad_epochs = 0
         self.history: list[dict[str, Any]] = []
 
+    @property
+    def evaluated_model(self) -> Detector:
+        """The weights that dev evaluation and the checkpoints' ``model`` use: the moving
+        average when ``training.ema_decay`` is set, else the optimised weights."""
+        if self.ema is None:
+            return self.model
+        averaged = self.ema.module
+        assert isinstance(averaged, Detector)
+        return averaged
+
     def _steps_per_epoch(self) -> int:
         steps = math.ceil(len(self.sampler) / self.batch_size)
         limit = self.config.training.max_steps_per_epoch
@@ -164,7 +176,9 @@ class Trainer:
             "format": 1,
             "config": self.config.model_dump(mode="json"),
             "detector_config": self.config.detector_config().to_dict(),
-            "model": self.model.state_dict(),
+            "model": self.evaluated_model.state_dict(),
+            "train_weights": None if self.ema is None else self.model.state_dict(),
+            "ema_updates": None if self.ema is None else int(self.ema.n_averaged),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
@@ -203,7 +217,14 @@ class Trainer:
                 f"{', '.join(changed)}. To resume with a change, give it explicitly "
                 "(--set KEY=VALUE); to start a new run, set another output.run_dir"
             )
-        self.model.load_state_dict(state["model"])
+        if self.ema is None:
+            self.model.load_state_dict(state["model"])
+        else:  # "model" holds the averaged weights, "train_weights" the optimised ones
+            # (a run that starts averaging on resume, with --set, starts from "model")
+            raw = state.get("train_weights")
+            self.model.load_state_dict(state["model"] if raw is None else raw)
+            self.ema.module.load_state_dict(state["model"])
+            self.ema.n_averaged.fill_(state.get("ema_updates") or 1)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
@@ -322,6 +343,8 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         self.step += 1
         return float(reported)
 
@@ -419,7 +442,9 @@ class Trainer:
         return self.bad_epochs >= self.config.training.patience
 
     def _validate(self) -> dict[str, Any]:
-        predictions = predict_split(self.model, self.config, self.cache_dir, "dev", self.device)
+        predictions = predict_split(
+            self.evaluated_model, self.config, self.cache_dir, "dev", self.device
+        )
         if not predictions:
             self.calibration = None
             return {}
@@ -439,6 +464,16 @@ class Trainer:
             writer.writeheader()
             writer.writerows(self.history)
         tmp.replace(path)
+
+
+def weight_average(model: Detector, training: TrainingConfig) -> AveragedModel:
+    """An exponential moving average of ``model``'s parameters and buffers (BatchNorm
+    statistics), decay ``training.ema_decay``; its first update copies the weights."""
+    assert training.ema_decay is not None
+    update = get_ema_multi_avg_fn(training.ema_decay)  # type: ignore[no-untyped-call]
+    averaged = AveragedModel(model, multi_avg_fn=update, use_buffers=True)
+    averaged.requires_grad_(False)
+    return averaged
 
 
 def config_differences(stored: dict[str, Any], config: RunConfig) -> list[str]:

@@ -1,0 +1,118 @@
+"""CPU inference of the default detector as ratios measured in one run.
+
+    uv run python benchmarks/bench_cpu.py [--threads 2] [--repeats 5]
+
+1. The best float32 GEMM rate this process reaches (square 1024 and 2048 products, and the
+   default model's largest GEMM shape), the rate that no layer can beat.
+2. The default model's matmul and convolution FLOPs per 60 s window (torch FlopCounterMode),
+   by stage; the arithmetic floor is those FLOPs at the best rate.
+3. The default forward: one 60 s window, batch 1, no grad, minimum of ``--repeats`` (with the
+   stages' share of the last run); target: within 2x the floor.
+4. ``bgb detect`` of a 1 h EDF (19 of 23 channels at 250 Hz) at its defaults with the default
+   model, in a fresh process: EDF reading, preprocessing, inference, post-processing and files;
+   target: within 1.5x of 60 x the forward of 3.
+
+Prints the CPU model and its vector extensions first. Weights are random: speed does not depend
+on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from bench_apps import run_detect, write_checkpoint, write_recording
+from bench_model import add_stage_timers, gemm_rate
+from torch.utils.flop_counter import FlopCounterMode
+
+from bgb_model import Detector, DetectorConfig
+
+N_ELECTRODES = 19
+WINDOW_SAMPLES = 60 * 256
+
+
+def cpu_description() -> str:
+    """Model name and the x86 vector extensions that matter for GEMM speed."""
+    name, flags = "unknown CPU", set()
+    with open("/proc/cpuinfo") as info:
+        for line in info:
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                name = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+                break
+    wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_tile")
+    return f"{name}; {' '.join(f for f in wanted if f in flags) or 'no AVX2'}"
+
+
+def best_of(fn: Callable[[], object], repeats: int) -> float:
+    """Minimum wall seconds of ``repeats`` calls after one warm-up call."""
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def model_flops(model: Detector) -> tuple[float, dict[str, float]]:
+    """Matmul and convolution FLOPs of one 60 s window, in total and by stage."""
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.randn(1, N_ELECTRODES, WINDOW_SAMPLES))
+    by_module = counter.get_flop_counts()
+    stages = {
+        name: float(sum(by_module.get(f"Detector.{name}", {}).values())) for name in model.stages()
+    }
+    return float(counter.get_total_flops()), stages
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"CPU: {cpu_description()}; {args.threads} threads, torch {torch.__version__}")
+
+    rate, shape = gemm_rate(args.repeats)
+    print(f"1. best float32 GEMM rate: {rate / 1e9:.0f} GFLOP/s ({shape})")
+
+    torch.manual_seed(0)
+    model = Detector(DetectorConfig(), backend="torch").eval()
+    total, stages = model_flops(model)
+    floor_s = total / rate
+    print(f"2. default model, {model.parameter_count():,} parameters: {total / 1e9:.1f} GFLOP per "
+          f"window ({', '.join(f'{k} {v / 1e9:.1f}' for k, v in stages.items())}); "
+          f"floor {floor_s:.3f} s")  # fmt: skip
+
+    x = torch.randn(1, N_ELECTRODES, WINDOW_SAMPLES)
+    times = dict.fromkeys(model.stages(), 0.0)
+    with torch.no_grad():
+        forward_s = best_of(lambda: model(x), args.repeats)
+        add_stage_timers(model, times)
+        model(x)
+    split = ", ".join(f"{k} {v:.3f}" for k, v in times.items())
+    print(f"3. default forward, 1 x 60 s, no grad, minimum of {args.repeats}: "
+          f"{forward_s:.3f} s = {forward_s / floor_s:.1f}x the floor (target <= 2x); "
+          f"one run's stages: {split} s")  # fmt: skip
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        edf, checkpoint = folder / "one_hour.edf", folder / "default.pt"
+        write_recording(edf, 1.0)
+        write_checkpoint(checkpoint, "default")
+        detect_s, rss_gb = run_detect(edf, checkpoint, folder / "out")
+    budget = 60 * forward_s
+    print(f"4. bgb detect, 1 h at defaults, default model: {detect_s:.1f} s, peak RSS "
+          f"{rss_gb:.2f} GB; 60 x forward = {budget:.1f} s; ratio {detect_s / budget:.2f} "
+          "(target <= 1.5)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
