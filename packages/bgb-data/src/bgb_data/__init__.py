@@ -14,9 +14,9 @@ from bgb_data._errors import SKIP_REASONS, RecordingError
 from bgb_data._fanout import CachePlan, build_recording, plan_cache_build, write_manifest
 from bgb_data._labels import find_annotation, label_mask
 from bgb_data._manifest import Manifest, RecordingEntry
-from bgb_data._npymap import ColumnReader
 from bgb_data._prepare import PreparedInfo, prepare_recording
 from bgb_data._recipe import RECIPE_VERSION, SFREQ_HZ, Recipe
+from bgb_data._rowfile import RowFile, open_npy_rows
 from bgb_data._synth_corpus import SynthSummary, generate_corpus
 from bgb_data._windows import STRIDE_N, WINDOW_N, window_seizure_fractions, window_starts
 
@@ -32,13 +32,13 @@ __all__ = [
     "BalancedSampler",
     "BuildSummary",
     "CachePlan",
-    "ColumnReader",
     "Manifest",
     "PreparedInfo",
     "ProgressCallback",
     "Recipe",
     "RecordingEntry",
     "RecordingError",
+    "RowFile",
     "SynthSummary",
     "WindowDataset",
     "build_cache",
@@ -49,6 +49,7 @@ __all__ = [
     "label_mask",
     "match_electrodes",
     "open_labels",
+    "open_npy_rows",
     "open_signal",
     "plan_cache_build",
     "prepare_recording",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ColumnReader", "NpyLayout", "map_array", "read_layout"]
+__all__ = ["NpyLayout", "map_array", "read_layout"]
 
 
 @dataclass(frozen=True)
@@ -82,62 +82,3 @@ def map_array(layout: NpyLayout) -> np.ndarray:
             "rebuild the cache"
         )
     return np.ndarray(layout.shape, dtype=layout.dtype, buffer=mapped, offset=layout.offset)
-
-
-class ColumnReader:
-    """A C-order 2-D ``.npy`` array of shape (rows, n), read a column range at a time with
-    positioned reads, never mapped.
-
-    Pages of a memory map that have been read count in the process's resident memory until the
-    map closes, so a map read from end to end (a 24 h recording) holds the whole file. This
-    reader holds one descriptor and only the columns asked for. Use it as a context manager, or
-    call :meth:`close`.
-
-    Raises:
-        ValueError: the array is not 2-D, is Fortran ordered, or the file is shorter than its
-            header states.
-    """
-
-    def __init__(self, path: Path) -> None:
-        layout = read_layout(path)
-        if len(layout.shape) != 2 or layout.fortran_order:
-            raise ValueError(f"{path}: ColumnReader reads 2-D C-order arrays, got {layout}")
-        if os.path.getsize(path) < layout.offset + layout.data_bytes:
-            raise ValueError(f"{path}: shorter than its header states")
-        self.layout = layout
-        self.shape: tuple[int, int] = (layout.shape[0], layout.shape[1])
-        self.dtype = layout.dtype
-        self._fd = os.open(path, os.O_RDONLY)
-
-    def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
-        """``reader[:, start:stop]``: every row, columns start to stop (step 1), as a fresh array.
-
-        Shapes: -> (rows, stop - start), the file's dtype.
-        """
-        rows, columns = key
-        if rows != slice(None) or columns.step not in (None, 1):
-            raise IndexError("ColumnReader takes [:, start:stop] only")
-        n_rows, n_columns = self.shape
-        start, stop, _ = columns.indices(n_columns)
-        width = max(0, stop - start)
-        out = np.empty((n_rows, width), dtype=self.dtype)
-        size = self.dtype.itemsize
-        for row in range(n_rows):
-            where = self.layout.offset + (row * n_columns + start) * size
-            view = memoryview(out[row]).cast("B")
-            got = os.preadv(self._fd, [view], where)
-            if got != width * size:
-                raise OSError(f"{self.layout.path}: short read at byte {where}")
-        return out
-
-    def close(self) -> None:
-        """Release the descriptor (idempotent)."""
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-
-    def __enter__(self) -> ColumnReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -20,7 +20,7 @@ import torch
 from bgb.inference import inference_batch_size, predict_recording, resolve_device
 from bgb.plots import plot_probability_trace
 from bgb.trained import TrainedDetector, load_trained
-from bgb_data import SFREQ_HZ, ColumnReader, prepare_recording, read_edf_header
+from bgb_data import SFREQ_HZ, open_npy_rows, prepare_recording, read_edf_header
 from bgb_events import write_csv_bi, write_events_tsv
 from bgb_post import PostprocessConfig, postprocess
 
@@ -251,7 +251,7 @@ def detect(
         info = prepare_recording(Path(recording) if is_path else recording, prepared)
         # read a batch's columns at a time: a memory map read from end to end would keep the
         # whole prepared recording resident (0.84 GB for 24 h)
-        with ColumnReader(prepared) as signal:
+        with open_npy_rows(prepared) as signal:
             probs = predict_recording(
                 detector.model,
                 signal,

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bgb_data import ColumnReader, window_starts
+from bgb_data import RowFile, window_starts
 
 __all__ = ["autocast_context", "inference_batch_size", "predict_recording", "resolve_device"]
 
@@ -54,7 +54,7 @@ def _batches(starts: np.ndarray, batch_size: int) -> Iterator[np.ndarray]:
 @torch.inference_mode()
 def predict_recording(
     model: nn.Module,
-    signal: np.ndarray | ColumnReader,
+    signal: np.ndarray | RowFile,
     *,
     window_n: int,
     stride_n: int,
@@ -68,7 +68,7 @@ def predict_recording(
     Windows of ``window_n`` samples every ``stride_n`` samples (the last one ending on the
     last sample) go through the model a batch at a time; where windows overlap, their
     probabilities are averaged. Only one batch of windows is in memory at a time, so a
-    memory-mapped ``signal``, or a :class:`bgb_data.ColumnReader` that keeps no more than
+    memory-mapped ``signal``, or a :func:`bgb_data.open_npy_rows` reader that keeps no more than
     those columns resident, of any length works. A recording shorter than one window is
     zero-padded at its end (zero is each channel's normalised centre) and the padding's
     output dropped.

@@ -1,4 +1,4 @@
-"""ColumnReader: column ranges of a 2-D .npy read with positioned reads, equal to the array."""
+"""open_npy_rows: column ranges of a 2-D .npy read with positioned reads, equal to the array."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bgb_data import ColumnReader
+from bgb_data import open_npy_rows
 
 
 def _saved(tmp_path: Path, array: np.ndarray) -> Path:
@@ -29,7 +29,7 @@ def test_column_ranges_equal_the_array(
 ) -> None:
     array = np.arange(rows * columns, dtype=np.float16).reshape(rows, columns)
     path = _saved(tmp_path_factory.mktemp("reader"), array)
-    with ColumnReader(path) as reader:
+    with open_npy_rows(path) as reader:
         assert reader.shape == array.shape and reader.dtype == array.dtype
         got = reader[:, cut[0] : cut[1]]
     expected = array[:, cut[0] : cut[1]]
@@ -39,13 +39,13 @@ def test_column_ranges_equal_the_array(
 
 def test_refuses_what_it_cannot_read(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="2-D C-order"):
-        ColumnReader(_saved(tmp_path, np.zeros(4)))
-    with ColumnReader(_saved(tmp_path, np.zeros((2, 4)))) as reader:
+        open_npy_rows(_saved(tmp_path, np.zeros(4)))
+    with open_npy_rows(_saved(tmp_path, np.zeros((2, 4)))) as reader:
         with pytest.raises(IndexError, match=r"\[:, start:stop\]"):
             reader[:, ::2]
         with pytest.raises(IndexError, match=r"\[:, start:stop\]"):
             reader[slice(0, 1), slice(0, 2)]
     path = _saved(tmp_path, np.zeros((2, 4)))
     path.write_bytes(path.read_bytes()[:-8])  # truncated
-    with pytest.raises(ValueError, match="shorter than its header"):
-        ColumnReader(path)
+    with pytest.raises(ValueError, match="shorter than the 2 x 4 array"):
+        open_npy_rows(path)
