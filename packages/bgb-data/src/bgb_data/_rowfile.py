@@ -65,11 +65,10 @@ class RowFile:
             view = view[written:]
             pos += written
 
-    def read(self, row: int, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """Columns ``start`` to ``stop`` (default: the whole row) of ``row`` as a fresh array."""
-        stop = self.n_cols if stop is None else stop
-        out = np.empty(max(0, stop - start), dtype=self.dtype)
-        self._read_into(out, row, start)
+    def read(self, row: int) -> np.ndarray:
+        """One whole row as a fresh array."""
+        out = np.empty(self.n_cols, dtype=self.dtype)
+        self._read_into(out, row, 0)
         return out
 
     def __getitem__(self, key: tuple[slice, slice]) -> np.ndarray:
