@@ -81,6 +81,19 @@ def _crash_at(monkeypatch: pytest.MonkeyPatch, step: int) -> None:
     monkeypatch.setattr(Trainer, "_train_step", crashing)
 
 
+def _crash_and_reload(
+    config: RunConfig, cache: Path, monkeypatch: pytest.MonkeyPatch, step: int
+) -> Trainer:
+    """Train ``config`` until it crashes at ``step``; a new Trainer resumed from its last.pt."""
+    with monkeypatch.context() as patch:
+        _crash_at(patch, step)
+        with pytest.raises(_Crash):
+            Trainer(config, cache).fit()
+    resumed = Trainer(config, cache)
+    resumed.resume(config.output.run_dir / "last.pt")
+    return resumed
+
+
 def test_resume_after_crash_reaches_the_same_weights(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -93,13 +106,8 @@ def test_resume_after_crash_reaches_the_same_weights(
     assert (tmp_path / "straight" / "best.pt").is_file()
     assert (tmp_path / "straight" / "metrics.csv").read_text().count("\n") == 3
 
-    crashed = _config(corpus, tmp_path, "crashed", every)
-    with monkeypatch.context() as patch:
-        _crash_at(patch, 7)  # inside epoch 2, one step after the mid-epoch checkpoint
-        with pytest.raises(_Crash):
-            Trainer(crashed, cache).fit()
-    resumed = Trainer(crashed, cache)
-    resumed.resume(tmp_path / "crashed" / "last.pt")
+    # step 7: inside epoch 2, one step after the mid-epoch checkpoint
+    resumed = _crash_and_reload(_config(corpus, tmp_path, "crashed", every), cache, monkeypatch, 7)
     assert (resumed.epoch, resumed.step, resumed.step_in_epoch) == (1, 6, 2)
     reads: list[int] = []
     dataset = type(resumed.windows.windows)
@@ -126,14 +134,9 @@ def test_weight_average_is_what_checkpoints_hold_and_resumes_exactly(
     straight = _config(corpus, tmp_path, "straight", ema)
     cache = ensure_cache(straight, progress=False)
     Trainer(straight, cache).fit()
+    # step 5: inside epoch 2, after the checkpoint at the end of epoch 1
     crashed = _config(corpus, tmp_path, "crashed", ema)
-    with monkeypatch.context() as patch:
-        _crash_at(patch, 5)  # inside epoch 2, after the checkpoint at the end of epoch 1
-        with pytest.raises(_Crash):
-            Trainer(crashed, cache).fit()
-    resumed = Trainer(crashed, cache)
-    resumed.resume(tmp_path / "crashed" / "last.pt")
-    resumed.fit()
+    _crash_and_reload(crashed, cache, monkeypatch, 5).fit()
     expected = load_checkpoint(tmp_path / "straight" / "last.pt")
     got = load_checkpoint(tmp_path / "crashed" / "last.pt")
     assert expected["ema_updates"] == got["ema_updates"] == 8  # one update per step

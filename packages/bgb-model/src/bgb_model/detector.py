@@ -125,10 +125,12 @@ class Detector(nn.Module):
         if not x.is_floating_point():
             raise ValueError(f"Detector input must be floating point, got {x.dtype}")
         if x.shape[2] == 0 or x.shape[2] % cfg.length_multiple != 0:
+            why = f"the total stride {cfg.total_stride}"
+            if cfg.length_multiple != cfg.total_stride:
+                why += f" times edge_stream.time_pool {cfg.edge_stream.time_pool}"
             raise ValueError(
                 f"Detector input length {x.shape[2]} samples is not a positive multiple of "
-                f"{cfg.length_multiple} samples (the total stride {cfg.total_stride} times "
-                f"edge_stream.time_pool {cfg.edge_stream.time_pool}); crop or pad the window"
+                f"{cfg.length_multiple} samples ({why}); crop or pad the window"
             )
 
     def forward(self, x: Tensor) -> Tensor:
