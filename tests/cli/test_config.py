@@ -165,3 +165,11 @@ def test_kernel_backend_without_kernels_stops_before_any_work(tmp_path: Path) ->
 def test_float64_excludes_mixed_precision() -> None:
     with pytest.raises(ConfigError, match="float64 and mixed_precision"):
         load_config(None, ["training.float64=true", "training.mixed_precision=true"])
+
+
+def test_hard_negatives_need_balanced_sampling() -> None:
+    with pytest.raises(ConfigError, match="hard_negative_share needs balanced_sampling"):
+        load_config(None, ["training.hard_negative_share=0.5", "training.balanced_sampling=false"])
+    with pytest.raises(ConfigError, match="hard_negative_share"):
+        load_config(None, ["training.hard_negative_share=1"])
+    assert load_config(None, ["training.hard_negative_share=0.5"]).training.hard_negative_pool == 3

@@ -148,6 +148,52 @@ def test_weight_average_is_what_checkpoints_hold_and_resumes_exactly(
     assert moved  # the checkpoint's model is the average, not the last optimised weights
 
 
+def _background_scores(trainer: Trainer) -> dict[int, float]:
+    """Each window without seizure's highest logit under the trainer's evaluated weights."""
+    model = trainer.evaluated_model.eval()
+    scores = {}
+    with torch.no_grad():
+        for i in trainer.draw.background_windows.tolist():
+            x = torch.from_numpy(trainer.windows.windows[i][0])[None]
+            scores[i] = float(model(x).max())
+    return scores
+
+
+def test_hard_negatives_are_the_top_scored_background_and_resume_exactly(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 8 windows without seizure per epoch, half of them hard from epoch 2; a pool as large as
+    # the background, so the chosen are the top 4 of all; last.pt also at step 6 (mid epoch 2)
+    sets = ("training.hard_negative_share=0.5", "training.hard_negative_pool=1000",
+            "training.hard_negative_from_epoch=2", "training.checkpoint_every_steps=3")  # fmt: skip
+    straight = _config(corpus, tmp_path, "straight", *sets)
+    cache = ensure_cache(straight, progress=False)
+    Trainer(straight, cache).fit()
+    expected = load_checkpoint(tmp_path / "straight" / "last.pt")
+    assert len(expected["hard_negatives"]) == 4
+
+    # step 5: epoch 2 has started from the end-of-epoch-1 checkpoint, so it mines again
+    at_start = _crash_and_reload(
+        _config(corpus, tmp_path, "at-start", *sets), cache, monkeypatch, 5
+    )
+    assert (at_start.epoch, at_start.step_in_epoch, at_start.hard_negatives) == (1, 0, [])
+    scores = _background_scores(at_start)
+    top = sorted(sorted(scores, key=lambda i: -scores[i])[:4])
+    assert at_start._mine_hard_negatives() == top == expected["hard_negatives"]
+    at_start.train_model.train()
+    at_start.fit()
+
+    # step 7: after the mid-epoch checkpoint, which carries the epoch's hard negatives
+    mid = _crash_and_reload(_config(corpus, tmp_path, "mid", *sets), cache, monkeypatch, 7)
+    assert (mid.epoch, mid.step_in_epoch, mid.hard_negatives) == (1, 2, top)
+    mid.fit()
+    for run in ("at-start", "mid"):
+        got = load_checkpoint(tmp_path / run / "last.pt")
+        assert got["hard_negatives"] == top
+        for name in expected["model"]:
+            assert torch.equal(expected["model"][name], got["model"][name]), (run, name)
+
+
 def _train_process(config_file: Path, sets: list[str], *extra: str) -> subprocess.Popen[bytes]:
     code = "import sys; from bgb_cli.main import cli; cli.main(args=sys.argv[1:])"
     args = [sys.executable, "-c", code, "train", str(config_file), *extra]
@@ -313,6 +359,27 @@ def test_dev_every_n_epochs_evaluates_those_and_the_last_and_counts_only_them(
         True,
         True,
     ]
+
+
+def test_first_dev_epoch_holds_back_evaluation_and_a_tie_keeps_the_earlier_epoch(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(corpus, tmp_path, "first", "training.epochs=5", "training.patience=1",
+                     "training.warmup_steps=2", "evaluation.first_dev_epoch=3")  # fmt: skip
+    trainer = Trainer(config, ensure_cache(config, progress=False))
+    evaluated: list[int] = []
+    dev = iter([{"sensitivity_at_10fa": s, "sensitivity_at_5fa": 0.5} for s in (0.8, 0.8, 0.6)])
+
+    def validate() -> dict[str, Any]:
+        evaluated.append(trainer.epoch + 1)
+        return next(dev)
+
+    monkeypatch.setattr(trainer, "_validate", validate)
+    result = trainer.fit()
+    # epochs 1 and 2 are not evaluated; epoch 4 only ties epoch 3, which stays the best
+    assert evaluated == [3, 4] and result.best_epoch == 3
+    assert [row["bad_epochs"] for row in result.history] == [0, 0, 0, 1]
+    assert result.stopped_early and load_checkpoint(tmp_path / "first" / "best.pt")["epoch"] == 3
 
 
 def test_a_warmup_as_long_as_the_run_is_refused(corpus: Path, tmp_path: Path) -> None:

@@ -79,6 +79,46 @@ def test_sampler_balances_and_redraws_per_epoch(tiny_cache: Path) -> None:
     assert all(0 <= i < len(ds) for i in second)
 
 
+def test_hard_negatives_join_every_draw_in_place_of_uniform_background(tiny_cache: Path) -> None:
+    ds = WindowDataset(tiny_cache, "train")
+    has_seizure = ds.seizure_fraction > 0
+    background = np.flatnonzero(~has_seizure)
+    assert background.size >= 3
+    sampler = BalancedSampler(ds, n_per_epoch=12, seizure_share=0.75, seed=3)
+    assert sampler.n_background == 3
+    hard = background[[0, 2]]
+    sampler.set_hard_negatives(hard.tolist())
+    draws = []
+    for epoch in (0, 1):
+        sampler.set_epoch(epoch)
+        drawn = np.array(list(sampler))
+        assert drawn.size == 12 and has_seizure[drawn].sum() == 9  # the shares are kept
+        chosen = drawn[~has_seizure[drawn]]
+        assert set(hard.tolist()) <= set(chosen.tolist())
+        assert np.unique(chosen).size == 3  # the third is drawn from the other windows
+        assert list(sampler) == drawn.tolist()  # deterministic for (seed, epoch, hard)
+        draws.append(drawn.tolist())
+    assert draws[0] != draws[1]
+    sampler.set_hard_negatives([])
+    sampler.set_epoch(0)
+    plain = BalancedSampler(ds, n_per_epoch=12, seizure_share=0.75, seed=3)
+    assert list(sampler) == list(plain)
+
+
+def test_hard_negatives_must_be_distinct_background_windows(tiny_cache: Path) -> None:
+    ds = WindowDataset(tiny_cache, "train")
+    sampler = BalancedSampler(ds, n_per_epoch=4, seizure_share=0.5, seed=0)
+    background = sampler.background_windows
+    with pytest.raises(ValueError, match="repeat"):
+        sampler.set_hard_negatives([int(background[0])] * 2)
+    with pytest.raises(ValueError, match="not windows without seizure"):
+        sampler.set_hard_negatives([int(sampler.seizure_windows[0])])
+    with pytest.raises(ValueError, match="exceed the 2 windows"):
+        sampler.set_hard_negatives(background[:3].tolist())
+    sampler.set_hard_negatives(background[:2].tolist())  # the whole background share
+    assert sorted(i for i in sampler if not ds.seizure_fraction[i]) == background[:2].tolist()
+
+
 def test_sampler_errors(tiny_cache: Path) -> None:
     ds = WindowDataset(tiny_cache, "train")
     with pytest.raises(ValueError, match="seizure_share"):

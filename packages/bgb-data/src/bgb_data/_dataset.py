@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -205,7 +205,9 @@ class BalancedSampler:
     Each epoch draws ``n_per_epoch`` indices (default ``len(dataset)``):
     ``round(seizure_share * n)`` from windows containing seizure (fraction > 0), the rest
     from windows without, each without replacement when there are enough windows and with
-    replacement otherwise, then shuffled. Deterministic for (seed, epoch).
+    replacement otherwise, then shuffled. Deterministic for (seed, epoch) and the hard
+    negatives set by :meth:`set_hard_negatives`, which every draw includes among its
+    windows without seizure until they are set again.
     """
 
     def __init__(
@@ -230,20 +232,54 @@ class BalancedSampler:
             raise ValueError("seizure_share < 1 but the dataset has no window without seizure")
         self.seed = seed
         self.epoch = 0
+        self.hard_negatives = np.empty(0, dtype=np.int64)
+
+    @property
+    def n_background(self) -> int:
+        """Windows without seizure in each epoch's draw."""
+        return self.n_per_epoch - self.n_seizure
 
     def set_epoch(self, epoch: int) -> None:
         """Choose the epoch whose draw the next iteration yields."""
         self.epoch = epoch
+
+    def set_hard_negatives(self, indices: Sequence[int]) -> None:
+        """Windows without seizure that each following draw includes; the rest of its
+        background share is drawn as usual from the other windows without seizure.
+
+        Raises:
+            ValueError: an index is repeated, is not a window without seizure, or there are
+                more of them than the background share of an epoch.
+        """
+        hard = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if np.unique(hard).size != hard.size:
+            raise ValueError("hard negatives must not repeat a window")
+        if hard.size > self.n_background:
+            raise ValueError(
+                f"{hard.size} hard negatives exceed the {self.n_background} windows without "
+                "seizure of an epoch"
+            )
+        outside = np.setdiff1d(hard, self.background_windows)
+        if outside.size:
+            raise ValueError(
+                f"hard negatives {outside[:5].tolist()} are not windows without seizure"
+            )
+        self.hard_negatives = hard
 
     def __len__(self) -> int:
         return self.n_per_epoch
 
     def __iter__(self) -> Iterator[int]:
         rng = np.random.default_rng([self.seed, self.epoch])
+        hard = self.hard_negatives
+        rest = self.background_windows
+        if hard.size:
+            rest = np.setdiff1d(rest, hard) if rest.size > hard.size else rest
         drawn = np.concatenate(
             [
                 _draw(rng, self.seizure_windows, self.n_seizure),
-                _draw(rng, self.background_windows, self.n_per_epoch - self.n_seizure),
+                hard,
+                _draw(rng, rest, self.n_background - hard.size),
             ]
         )
         rng.shuffle(drawn)

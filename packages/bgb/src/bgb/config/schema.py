@@ -163,6 +163,18 @@ class TrainingConfig(_Section):
     """Redraw each epoch's windows so that ``seizure_share`` of them hold seizure."""
     seizure_share: float = Field(default=0.5, gt=0, lt=1)
     """Share of seizure-bearing windows in a balanced epoch."""
+    hard_negative_share: float = Field(default=0.0, ge=0, lt=1)
+    """Share of each balanced epoch's windows without seizure that are hard negatives: before
+    the epoch, the current weights (the averaged ones with ``ema_decay``) score a random pool
+    of windows without seizure, and the highest-scoring ones join the epoch's draw. 0 (the
+    default) draws them all uniformly. They are the artifacts, mimics and post-ictal stretches
+    that would become false alarms (README, "Unseen corpora")."""
+    hard_negative_pool: float = Field(default=3.0, ge=1)
+    """Pool scored for hard negatives, as a multiple of their number (at most every window
+    without seizure of the training split)."""
+    hard_negative_from_epoch: int = Field(default=3, ge=1)
+    """First epoch (counted from 1) whose draw includes hard negatives; before it the weights
+    have not yet learned what to rank."""
     windows_per_epoch: int | None = Field(default=None, ge=1)
     """Windows drawn per epoch (null: as many as the training split has). An epoch is the unit
     between dev evaluations, checkpoints and patience; on TUSZ a bounded epoch keeps that
@@ -188,6 +200,8 @@ class TrainingConfig(_Section):
     def _check_precision(self) -> TrainingConfig:
         if self.float64 and self.mixed_precision:
             raise ValueError("float64 and mixed_precision exclude each other; set one")
+        if self.hard_negative_share > 0 and not self.balanced_sampling:
+            raise ValueError("hard_negative_share needs balanced_sampling: true")
         return self
 
 
@@ -203,6 +217,11 @@ class EvaluationConfig(_Section):
     ``best.pt``) after every this many epochs, and after the last; patience counts
     evaluations. On the CPU demo a dev evaluation costs about half as much as an epoch's
     training (README, "Unseen corpora")."""
+    first_dev_epoch: int = Field(default=1, ge=1)
+    """First epoch (counted from 1) that dev evaluates: epochs before it are neither evaluated
+    nor candidates for ``best.pt``, and patience does not count them. The last epoch is always
+    evaluated. In a short run the first evaluations rank weights that have seen a fraction of
+    the data, and a lucky one can outlast the rest (README, "Unseen corpora")."""
     n_thresholds: int = Field(default=50, ge=2)
     """Thresholds in the operating-point sweep, evenly spaced over (0, 1); six more between
     0.995 and 0.9999 keep strict points for detectors whose scores saturate."""

@@ -23,7 +23,7 @@ from bgb.calibration import Calibration, calibration_from_sweep, read_calibratio
 from bgb.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from bgb.config import RunConfig, TrainingConfig
 from bgb.evaluation import predict_split, sweep_split
-from bgb.inference import autocast_context, resolve_device
+from bgb.inference import autocast_context, inference_batch_size, resolve_device
 from bgb.training.augment import augment_batch
 from bgb.training.data import EpochPosition, IndexedWindows, make_sampler
 from bgb.training.distributed import (
@@ -37,7 +37,7 @@ from bgb.training.distributed import (
 )
 from bgb.training.losses import focal_loss
 from bgb.training.optim import build_optimizer, build_scheduler
-from bgb_data import WindowDataset
+from bgb_data import BalancedSampler, WindowDataset
 from bgb_model import Detector
 
 __all__ = ["NonFiniteLossError", "TrainResult", "Trainer", "config_differences"]
@@ -108,7 +108,8 @@ class Trainer:
         )
         if len(self.windows) == 0:
             raise ValueError(f"the train split of {cache_dir} has no usable window")
-        self.sampler = shard(make_sampler(config, self.windows.windows), distributed)
+        self.draw = make_sampler(config, self.windows.windows)  # the whole epoch's draw
+        self.sampler = shard(self.draw, distributed)  # this rank's part of it
         self.steps_per_epoch = self._steps_per_epoch()
         self.position = EpochPosition(self.sampler, self.batch_size, self.steps_per_epoch)
         self.total_steps = self.epochs * self.steps_per_epoch
@@ -133,6 +134,7 @@ class Trainer:
         self.best_epoch: int | None = None
         self.bad_epochs = 0
         self.history: list[dict[str, Any]] = []
+        self.hard_negatives: list[int] = []  # those of the current epoch
 
     @property
     def evaluated_model(self) -> Detector:
@@ -193,6 +195,7 @@ class Trainer:
             "bad_epochs": self.bad_epochs,
             "history": self.history,
             "calibration": None if self.calibration is None else self.calibration.to_dict(),
+            "hard_negatives": self.hard_negatives,
         }
 
     def resume(self, path: Path, explicit: Collection[str] = ()) -> None:
@@ -240,6 +243,7 @@ class Trainer:
         self.bad_epochs = state["bad_epochs"]
         self.history = list(state["history"])
         self.calibration = read_calibration(state)
+        self.hard_negatives = list(state.get("hard_negatives") or [])
         self.echo(f"resumed {path}: epoch {self.epoch + 1}, step {self.step}")
 
     # ------------------------------------------------------------------ training
@@ -287,9 +291,13 @@ class Trainer:
         from tqdm.auto import tqdm
 
         started = time.perf_counter()
-        self.train_model.train()
         losses = self.epoch_losses
         skip = self.step_in_epoch
+        if skip == 0:  # a resumed epoch keeps the hard negatives it started with
+            self.hard_negatives = self._mine_hard_negatives()
+        if isinstance(self.draw, BalancedSampler):
+            self.draw.set_hard_negatives(self.hard_negatives)
+        self.train_model.train()
         self.position.set_position(self.epoch, skip)  # a resumed epoch reads from its step on
         bar = tqdm(
             total=self.steps_per_epoch,
@@ -315,6 +323,51 @@ class Trainer:
                 save_checkpoint(self.run_dir / "last.pt", self._payload())
         bar.close()
         return self._end_epoch(writer, losses, time.perf_counter() - started)
+
+    def _mine_hard_negatives(self) -> list[int]:
+        """This epoch's hard negatives (training.hard_negative_share), chosen on rank 0 and
+        shared with every rank; none when off, before ``hard_negative_from_epoch`` or in a
+        uniform draw."""
+        training = self.config.training
+        if (
+            training.hard_negative_share == 0
+            or self.epoch + 1 < training.hard_negative_from_epoch
+            or not isinstance(self.draw, BalancedSampler)
+        ):
+            return []
+        return run_on_main(self._score_background_pool, self.distributed)
+
+    def _score_background_pool(self) -> list[int]:
+        """Score a random pool of windows without seizure with the evaluated weights (each
+        window's highest per-sample logit) and return the highest-scoring indices, sorted."""
+        assert isinstance(self.draw, BalancedSampler)
+        training = self.config.training
+        started = time.perf_counter()
+        n_hard = round(training.hard_negative_share * self.draw.n_background)
+        background = self.draw.background_windows
+        n_pool = min(background.size, math.ceil(training.hard_negative_pool * n_hard))
+        if n_hard == 0 or n_pool == 0:
+            return []
+        rng = np.random.default_rng([training.seed, self.epoch, 1])
+        pool = np.sort(rng.choice(background, size=n_pool, replace=False))
+        model = self.evaluated_model
+        was_training = model.training
+        model.eval()
+        batch = inference_batch_size(self.config.evaluation.batch_size, self.device)
+        scores = []
+        with torch.no_grad(), autocast_context(self.device, training.mixed_precision):
+            for start in range(0, n_pool, batch):
+                x = np.stack([self.windows.windows[int(i)][0] for i in pool[start : start + batch]])
+                logits = model(torch.from_numpy(x).to(self.device, self.dtype))  # (b, S)
+                scores.append(logits.amax(dim=1).float().cpu())
+        model.train(was_training)
+        top = torch.argsort(torch.cat(scores), descending=True, stable=True)[:n_hard]
+        chosen = sorted(int(pool[int(i)]) for i in top)
+        self.echo(
+            f"epoch {self.epoch + 1}: {len(chosen)} hard negatives of {n_pool} windows without "
+            f"seizure scored, {time.perf_counter() - started:.0f} s"
+        )
+        return chosen
 
     def _train_step(self, x: torch.Tensor, y: torch.Tensor, index: torch.Tensor) -> float:
         training = self.config.training
@@ -386,8 +439,10 @@ class Trainer:
 
     def _end_epoch(self, writer: Any, losses: list[float], seconds: float) -> bool:
         number = self.epoch + 1
-        every = self.config.evaluation.dev_every_epochs
-        evaluated = number % every == 0 or number == self.epochs
+        evaluation = self.config.evaluation
+        evaluated = number == self.epochs or (
+            number >= evaluation.first_dev_epoch and number % evaluation.dev_every_epochs == 0
+        )
         if evaluated:
             dev = run_on_main(self._validate, self.distributed)
         else:
@@ -505,7 +560,7 @@ def selection_key(
     higher sensitivity at the stricter targets (fewer false alarms allowed), in order. Such an
     epoch separates seizures from background more widely on dev, so the thresholds chosen for
     it sit further from the background and transfer to unseen recordings more safely. A
-    target without a reaching threshold counts as -1.
+    target without a reaching threshold counts as -1. Equal keys keep the earlier evaluation.
     """
     stricter = sorted((t for t in fa_targets if t < early_stopping_fa), reverse=True)
     values = [dev.get(f"sensitivity_at_{t:g}fa") for t in (early_stopping_fa, *stricter)]
