@@ -141,6 +141,23 @@ def test_early_stopping_breaks_ties_by_the_stricter_targets() -> None:
     assert selection_key(dev(None, None, None), 10.0, targets) == (-1.0, -1.0, -1.0, -1.0)
 
 
+def test_selection_by_pr_auc_puts_it_before_the_sensitivities() -> None:
+    from bgb.training.trainer import selection_key
+
+    targets = (10.0, 5.0)
+    lucky = {"sensitivity_at_10fa": 0.9, "sensitivity_at_5fa": 0.8, "dev_pr_auc": 0.93}
+    wider = {"sensitivity_at_10fa": 0.8, "sensitivity_at_5fa": 0.8, "dev_pr_auc": 0.95}
+    assert selection_key(lucky, 10.0, targets) > selection_key(wider, 10.0, targets)
+    assert selection_key(lucky, 10.0, targets, "pr_auc") < selection_key(
+        wider, 10.0, targets, "pr_auc"
+    )
+    tie = {**wider, "sensitivity_at_10fa": 0.85}
+    assert selection_key(tie, 10.0, targets, "pr_auc") > selection_key(
+        wider, 10.0, targets, "pr_auc"
+    )
+    assert selection_key({}, 10.0, targets, "pr_auc") == (-1.0, -1.0, -1.0)
+
+
 def test_epoch_position_skips_to_a_step_without_reading_the_batches_before() -> None:
     from bgb.training.data import EpochPosition, EpochSampler
 

@@ -46,6 +46,7 @@ __all__ = [
     "evaluate",
     "evaluate_run",
     "predict_split",
+    "sample_ranking",
     "sweep_split",
 ]
 
@@ -157,7 +158,7 @@ def _methods(scores: dict[str, Any]) -> dict[str, Any]:
     return {key: scores[key] for key in ("ovlp", "taes", "szcore")}
 
 
-def _sample_ranking(predictions: Sequence[RecordingPrediction], cache_dir: Path) -> dict[str, Any]:
+def sample_ranking(predictions: Sequence[RecordingPrediction], cache_dir: Path) -> dict[str, Any]:
 
     probs = np.concatenate([p.probs for p in predictions])
     labels = np.concatenate([np.asarray(open_labels(cache_dir, p.entry)) for p in predictions])
@@ -313,7 +314,7 @@ def evaluate_run(
         "n_recordings": len(predictions),
         "total_duration_s": float(sum(p.duration_s for p in predictions)),
         "n_seizures": int(sum(len(p.reference) for p in predictions)),
-        **_sample_ranking(predictions, cache_dir),
+        **sample_ranking(predictions, cache_dir),
         "default_thresholds": {"tau_on": post.tau_on, "tau_off": post.tau_off, **default_scores},
         "operating_points": _operating_points(predictions, calibration, missed),
         "calibration": calibration.to_dict(),

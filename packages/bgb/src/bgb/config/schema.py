@@ -217,6 +217,13 @@ class EvaluationConfig(_Section):
     ``best.pt``) after every this many epochs, and after the last; patience counts
     evaluations. On the CPU demo a dev evaluation costs about half as much as an epoch's
     training (README, "Unseen corpora")."""
+    select_by: Literal["sensitivity", "pr_auc"] = "sensitivity"
+    """How dev evaluations are ranked for ``best.pt`` and patience. ``sensitivity``: the OVLP
+    sensitivity at ``early_stopping_fa``, ties broken at the stricter ``fa_targets``.
+    ``pr_auc``: the area under the precision-recall curve of the dev samples, ties broken as
+    ``sensitivity`` ranks; it moves with the separation of every seizure sample from every
+    background sample, where a sensitivity moves in steps of one seizure and with one false
+    alarm more or less (README, "Unseen corpora")."""
     first_dev_epoch: int = Field(default=1, ge=1)
     """First epoch (counted from 1) that dev evaluates: epochs before it are neither evaluated
     nor candidates for ``best.pt``, and patience does not count them. The last epoch is always

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from bgb.calibration import Calibration, calibration_from_sweep, read_calibration
 from bgb.checkpoint import capture_rng, load_checkpoint, restore_rng, save_checkpoint
 from bgb.config import RunConfig, TrainingConfig
-from bgb.evaluation import predict_split, sweep_split
+from bgb.evaluation import predict_split, sample_ranking, sweep_split
 from bgb.inference import autocast_context, inference_batch_size, resolve_device
 from bgb.training.augment import augment_batch
 from bgb.training.data import EpochPosition, IndexedWindows, make_sampler
@@ -449,7 +449,9 @@ class Trainer:
             dev, self.calibration = {}, None  # no operating points for unevaluated weights
         target = self.config.evaluation.early_stopping_fa
         metric = dev.get(f"sensitivity_at_{target:g}fa")
-        ranking = selection_key(dev, target, self.config.evaluation.fa_targets)
+        ranking = selection_key(
+            dev, target, self.config.evaluation.fa_targets, self.config.evaluation.select_by
+        )
         improved = metric is not None and (self.best_key is None or ranking > self.best_key)
         self.epoch += 1
         self.step_in_epoch = 0
@@ -490,7 +492,9 @@ class Trainer:
             return False
         self.echo(
             line
-            + f"dev sensitivity at {target:g} FA/24h {shown}, {seconds:.0f} s"
+            + f"dev sensitivity at {target:g} FA/24h {shown}"
+            + ("" if dev.get("dev_pr_auc") is None else f", PR-AUC {dev['dev_pr_auc']:.4f}")
+            + f", {seconds:.0f} s"
             + (" (best)" if improved else "")
             + ("" if counting or improved else " (patience not counting yet)")
         )
@@ -506,7 +510,8 @@ class Trainer:
         sweep = sweep_split(predictions, self.config)
         # the points travel with this epoch's weights into best.pt / last.pt
         self.calibration = calibration_from_sweep(sweep.result, self.config, self.epoch + 1, "dev")
-        return sweep.summary()
+        ranking = sample_ranking(predictions, self.cache_dir)
+        return {**sweep.summary(), "dev_auroc": ranking["auroc"], "dev_pr_auc": ranking["pr_auc"]}
 
     def _write_csv(self) -> None:
         keys: list[str] = []
@@ -552,11 +557,16 @@ def _differences(a: Any, b: Any, prefix: str = "") -> list[str]:
 
 
 def selection_key(
-    dev: dict[str, Any], early_stopping_fa: float, fa_targets: Sequence[float]
+    dev: dict[str, Any],
+    early_stopping_fa: float,
+    fa_targets: Sequence[float],
+    select_by: str = "sensitivity",
 ) -> tuple[float, ...]:
     """How early stopping ranks a dev evaluation (compare tuples; higher is better).
 
-    First the dev OVLP sensitivity at ``early_stopping_fa``; ties go to the epoch with the
+    With ``select_by`` "pr_auc", the dev samples' PR-AUC comes first and the sensitivities
+    below break its ties. Otherwise (and after it) the dev OVLP sensitivity at
+    ``early_stopping_fa``; ties go to the epoch with the
     higher sensitivity at the stricter targets (fewer false alarms allowed), in order. Such an
     epoch separates seizures from background more widely on dev, so the thresholds chosen for
     it sit further from the background and transfer to unseen recordings more safely. A
@@ -564,4 +574,6 @@ def selection_key(
     """
     stricter = sorted((t for t in fa_targets if t < early_stopping_fa), reverse=True)
     values = [dev.get(f"sensitivity_at_{t:g}fa") for t in (early_stopping_fa, *stricter)]
+    if select_by == "pr_auc":
+        values.insert(0, dev.get("dev_pr_auc"))
     return tuple(-1.0 if value is None else float(value) for value in values)
