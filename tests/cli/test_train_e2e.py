@@ -333,20 +333,36 @@ def test_patience_waits_for_an_epoch_that_finds_seizures(
     assert [row["bad_epochs"] for row in result.history] == [0, 0, 0, 0, 1]
 
 
-def test_dev_every_n_epochs_evaluates_those_and_the_last_and_counts_only_them(
-    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = _config(corpus, tmp_path, "every", "training.epochs=5", "training.patience=1",
-                     "training.warmup_steps=2", "evaluation.dev_every_epochs=2")  # fmt: skip
-    trainer = Trainer(config, ensure_cache(config, progress=False))
+def _five_epochs(corpus: Path, folder: Path, *extra: str) -> Trainer:
+    """A trainer of five epochs, patience 1 and a warm-up of two steps, writing to ``folder``."""
+    sets = ("training.epochs=5", "training.patience=1", "training.warmup_steps=2", *extra)
+    config = _config(corpus, folder, "run", *sets)
+    return Trainer(config, ensure_cache(config, progress=False))
+
+
+def _script_dev(
+    trainer: Trainer, monkeypatch: pytest.MonkeyPatch, results: list[dict[str, Any]]
+) -> list[int]:
+    """Make dev evaluations return ``results`` in turn; the list fills with the epochs
+    (counted from 1) that were evaluated."""
     evaluated: list[int] = []
-    dev = iter([{"sensitivity_at_10fa": s} for s in (0.5, 0.6, 0.7)])
+    remaining = iter(results)
 
     def validate() -> dict[str, Any]:
         evaluated.append(trainer.epoch + 1)
-        return next(dev)
+        return next(remaining)
 
     monkeypatch.setattr(trainer, "_validate", validate)
+    return evaluated
+
+
+def test_dev_every_n_epochs_evaluates_those_and_the_last_and_counts_only_them(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trainer = _five_epochs(corpus, tmp_path / "every", "evaluation.dev_every_epochs=2")
+    evaluated = _script_dev(
+        trainer, monkeypatch, [{"sensitivity_at_10fa": s} for s in (0.5, 0.6, 0.7)]
+    )
     result = trainer.fit()
     # epochs 2 and 4 and the last (5); patience 1 is not run down by epoch 3 in between
     assert evaluated == [2, 4, 5] and result.epochs_run == 5 and not result.stopped_early
@@ -364,22 +380,17 @@ def test_dev_every_n_epochs_evaluates_those_and_the_last_and_counts_only_them(
 def test_first_dev_epoch_holds_back_evaluation_and_a_tie_keeps_the_earlier_epoch(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = _config(corpus, tmp_path, "first", "training.epochs=5", "training.patience=1",
-                     "training.warmup_steps=2", "evaluation.first_dev_epoch=3")  # fmt: skip
-    trainer = Trainer(config, ensure_cache(config, progress=False))
-    evaluated: list[int] = []
-    dev = iter([{"sensitivity_at_10fa": s, "sensitivity_at_5fa": 0.5} for s in (0.8, 0.8, 0.6)])
-
-    def validate() -> dict[str, Any]:
-        evaluated.append(trainer.epoch + 1)
-        return next(dev)
-
-    monkeypatch.setattr(trainer, "_validate", validate)
+    trainer = _five_epochs(corpus, tmp_path / "first", "evaluation.first_dev_epoch=3")
+    dev = [{"sensitivity_at_10fa": s, "sensitivity_at_5fa": 0.5} for s in (0.8, 0.8, 0.6)]
+    evaluated = _script_dev(trainer, monkeypatch, dev)
     result = trainer.fit()
     # epochs 1 and 2 are not evaluated; epoch 4 only ties epoch 3, which stays the best
     assert evaluated == [3, 4] and result.best_epoch == 3
     assert [row["bad_epochs"] for row in result.history] == [0, 0, 0, 1]
-    assert result.stopped_early and load_checkpoint(tmp_path / "first" / "best.pt")["epoch"] == 3
+    assert (
+        result.stopped_early
+        and load_checkpoint(tmp_path / "first" / "run" / "best.pt")["epoch"] == 3
+    )
 
 
 def test_a_warmup_as_long_as_the_run_is_refused(corpus: Path, tmp_path: Path) -> None:
