@@ -13,6 +13,7 @@ from bgb_cli.main import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "configs").rglob("*.yaml"))
+DEMO = ROOT / "configs/demo.yaml"
 
 
 def test_five_configs_ship() -> None:
@@ -95,6 +96,24 @@ def test_set_overrides_are_validated_like_the_file() -> None:
         load_config(None, ["training.epoch=2"])
     with pytest.raises(ConfigError, match=r"KEY\.PATH=VALUE"):
         parse_set("training.epochs")
+
+
+def test_changes_that_belong_together_apply_in_any_order() -> None:
+    # A shorter window needs a stride no longer than it: the pair is checked once both apply.
+    for order in (
+        ["data.window_s=30", "evaluation.inference_stride_s=30"],
+        ["evaluation.inference_stride_s=30", "data.window_s=30"],
+    ):
+        assert load_config(DEMO, order).inference_stride_s() == 30.0
+
+
+def test_stride_longer_than_window_fails_at_load_naming_the_change() -> None:
+    with pytest.raises(ConfigError, match=r"--set data\.window_s=30: .*inference_stride_s 60 s"):
+        load_config(DEMO, ["training.epochs=3", "data.window_s=30"])
+    # The window's passing mismatch is resolved by the stride; only the epochs are named.
+    late = ["data.window_s=30", "evaluation.inference_stride_s=30", "training.epochs=0"]
+    with pytest.raises(ConfigError, match=r"^--set training\.epochs=0: training\.epochs[^\n]*$"):
+        load_config(DEMO, late)
 
 
 def test_environment_variables_map_onto_fields() -> None:

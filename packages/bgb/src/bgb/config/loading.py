@@ -6,7 +6,8 @@ onto assignments (``bgb_cli.env``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,14 +48,14 @@ def _assign(tree: dict[str, Any], dotted: str, value: Any, origin: str) -> None:
 
 
 def _describe(err: pydantic.ValidationError, source: str) -> str:
-    lines = []
-    for problem in err.errors():
-        location = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-        if problem["type"] == "extra_forbidden":
-            lines.append(f"{source}: unknown key {location!r}")
-        else:
-            lines.append(f"{source}: {location}: {problem['msg']}")
-    return "\n".join(lines)
+    return "\n".join(_describe_one(problem, source) for problem in err.errors())
+
+
+def _describe_one(problem: Mapping[str, Any], source: str) -> str:
+    location = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+    if problem["type"] == "extra_forbidden":
+        return f"{source}: unknown key {location!r}"
+    return f"{source}: {location}: {problem['msg']}"
 
 
 def load_config(
@@ -106,10 +107,40 @@ def parse_config(
     for assignment in overrides:
         key, value = parse_set(assignment)
         changes.append((key, value, f"--set {assignment}"))
+    base = copy.deepcopy(tree)
     for key, value, origin in changes:
         _assign(tree, key, value, origin)
+    # Validated once all are applied, so that the order of changes that belong together
+    # (data.window_s and evaluation.inference_stride_s) does not matter.
+    try:
+        return RunConfig.model_validate(tree)
+    except pydantic.ValidationError as err:
+        raise ConfigError(_describe_changes(err, base, changes)) from None
+
+
+def _describe_changes(
+    err: pydantic.ValidationError, base: dict[str, Any], changes: Sequence[Assignment]
+) -> str:
+    """Name, for each problem left after all ``changes``, the first change that caused it."""
+    origins: list[str] = [origin for _, _, origin in changes]
+    problems = {_problem_key(problem) for problem in err.errors()}
+    blamed: dict[tuple[str, str], str] = {}
+    partial = copy.deepcopy(base)
+    for key, value, origin in changes:
+        _assign(partial, key, value, origin)
         try:
-            RunConfig.model_validate(tree)
-        except pydantic.ValidationError as err:
-            raise ConfigError(_describe(err, origin)) from None
-    return RunConfig.model_validate(tree)
+            RunConfig.model_validate(partial)
+        except pydantic.ValidationError as step_err:
+            for problem in step_err.errors():
+                found = _problem_key(problem)
+                if found in problems:
+                    blamed.setdefault(found, origin)
+    lines = []
+    for problem in err.errors():
+        source = blamed.get(_problem_key(problem), ", ".join(origins))
+        lines.append(_describe_one(problem, source))
+    return "\n".join(lines)
+
+
+def _problem_key(problem: Mapping[str, Any]) -> tuple[str, str]:
+    return (".".join(str(part) for part in problem["loc"]), str(problem["msg"]))

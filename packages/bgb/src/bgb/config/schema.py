@@ -306,6 +306,12 @@ class RunConfig(_Section):
         validate_dataclass(PostprocessConfig, value)
         return value
 
+    @pydantic.model_validator(mode="after")
+    def _check_stride(self) -> RunConfig:
+        # At load, so that a mismatch fails before training rather than at the first dev pass.
+        self.inference_stride_s()
+        return self
+
     def inference_stride_s(self) -> float:
         """Seconds between window starts in whole-recording inference.
 
