@@ -99,19 +99,20 @@ def test_set_overrides_are_validated_like_the_file() -> None:
 
 
 def test_changes_that_belong_together_apply_in_any_order() -> None:
-    # A shorter window needs a stride no longer than it: the pair is checked once both apply.
+    # A longer stride needs a window at least as long: the pair is checked once both apply.
     for order in (
-        ["data.window_s=30", "evaluation.inference_stride_s=30"],
-        ["evaluation.inference_stride_s=30", "data.window_s=30"],
+        ["data.window_s=60", "evaluation.inference_stride_s=60"],
+        ["evaluation.inference_stride_s=60", "data.window_s=60"],
     ):
-        assert load_config(DEMO, order).inference_stride_s() == 30.0
+        assert load_config(DEMO, order).inference_stride_s() == 60.0
 
 
 def test_stride_longer_than_window_fails_at_load_naming_the_change() -> None:
+    steps = ["evaluation.inference_stride_s=60", "training.epochs=3", "data.window_s=30"]
     with pytest.raises(ConfigError, match=r"--set data\.window_s=30: .*inference_stride_s 60 s"):
-        load_config(DEMO, ["training.epochs=3", "data.window_s=30"])
-    # The window's passing mismatch is resolved by the stride; only the epochs are named.
-    late = ["data.window_s=30", "evaluation.inference_stride_s=30", "training.epochs=0"]
+        load_config(None, steps)
+    # The stride's passing mismatch is resolved by the window; only the epochs are named.
+    late = ["evaluation.inference_stride_s=60", "data.window_s=60", "training.epochs=0"]
     with pytest.raises(ConfigError, match=r"^--set training\.epochs=0: training\.epochs[^\n]*$"):
         load_config(DEMO, late)
 
