@@ -1,6 +1,6 @@
 """CPU inference of the default detector as ratios measured in one run.
 
-    uv run python benchmarks/bench_cpu.py [--threads 2] [--repeats 5]
+    uv run python benchmarks/bench_cpu.py [--threads 2] [--repeats 5] [--rounds 8]
 
 1. The best float32 GEMM rate this process reaches (square 1024 and 2048 products, and the
    default model's largest GEMM shape), the rate that no layer can beat.
@@ -11,6 +11,10 @@
 4. ``bgb detect`` of a 1 h EDF (19 of 23 channels at 250 Hz) at its defaults with the default
    model, in a fresh process: EDF reading, preprocessing, inference, post-processing and files;
    target: within 1.5x of 60 x the forward of 3.
+5. The inference changes of 2026-12-01 side by side, interleaved in this process (rounds of
+   one forward each, minimum and median of ``--rounds``): the former path (the depthwise conv
+   through ``conv1d`` on the transposed input, whole batches through each stack), the
+   channels-last conv alone, and the default (channels-last conv, stacks in pieces).
 
 Prints the CPU model and its vector extensions first. Weights are random: speed does not depend
 on them.
@@ -29,7 +33,8 @@ from bench_apps import run_detect, write_checkpoint, write_recording
 from bench_model import add_stage_timers, gemm_rate
 from torch.utils.flop_counter import FlopCounterMode
 
-from bgb_model import Detector, DetectorConfig
+from bgb_model import Detector, DetectorConfig, bimamba
+from bgb_model.mamba2 import Mamba2
 
 N_ELECTRODES = 19
 WINDOW_SAMPLES = 60 * 256
@@ -72,10 +77,46 @@ def model_flops(model: Detector) -> tuple[float, dict[str, float]]:
     return float(counter.get_total_flops()), stages
 
 
+def former_conv(layer: Mamba2, xBC: torch.Tensor) -> torch.Tensor:
+    """Mamba2's causal conv as it ran before 2026-12-01: ``conv1d`` on (b, c, l), transposed
+    back. Shapes: xBC (b, l, c) -> (b, l, c)."""
+    out: torch.Tensor = layer.conv1d(xBC.transpose(1, 2))[..., : xBC.shape[1]].transpose(1, 2)
+    return out
+
+
+def compare_paths(model: Detector, x: torch.Tensor, rounds: int) -> dict[str, list[float]]:
+    """Forward seconds per variant, the variants interleaved round by round."""
+    default_conv, default_piece = Mamba2._causal_conv, bimamba.INFERENCE_PIECE_ELEMENTS
+    variants = {
+        "former (conv1d, whole stacks)": (former_conv, 1 << 62),
+        "channels-last conv, whole stacks": (default_conv, 1 << 62),
+        "default (channels-last conv, stacks in pieces)": (default_conv, default_piece),
+    }
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    try:
+        with torch.no_grad():
+            expected = model(x)
+            for round_ in range(rounds + 1):
+                for name, (conv, piece) in variants.items():
+                    Mamba2._causal_conv = conv  # type: ignore[method-assign]
+                    bimamba.INFERENCE_PIECE_ELEMENTS = piece
+                    start = time.perf_counter()
+                    out = model(x)
+                    if round_:  # the first round warms each variant up
+                        times[name].append(time.perf_counter() - start)
+                    else:
+                        torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
+    finally:
+        Mamba2._causal_conv = default_conv  # type: ignore[method-assign]
+        bimamba.INFERENCE_PIECE_ELEMENTS = default_piece
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=8)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"CPU: {cpu_description()}; {args.threads} threads, torch {torch.__version__}")
@@ -112,6 +153,11 @@ def main() -> None:
     print(f"4. bgb detect, 1 h at defaults, default model: {detect_s:.1f} s, peak RSS "
           f"{rss_gb:.2f} GB; 60 x forward = {budget:.1f} s; ratio {detect_s / budget:.2f} "
           "(target <= 1.5)")  # fmt: skip
+
+    print(f"5. forward paths, interleaved, {args.rounds} rounds (minimum / median):")
+    for name, seconds in compare_paths(model, x, args.rounds).items():
+        seconds.sort()
+        print(f"   {name}: {seconds[0]:.3f} / {seconds[len(seconds) // 2]:.3f} s")
 
 
 if __name__ == "__main__":

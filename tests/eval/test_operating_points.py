@@ -7,8 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bgb_eval import (
+    WIDE_PLATEAU,
     MethodScore,
     OperatingPoint,
     best_operating_point,
@@ -94,6 +97,77 @@ def test_best_point_rules() -> None:
     assert best_operating_point(points, 12.0) is points[0]
     assert best_operating_point(points, 1.0) is points[3]
     assert best_operating_point(points, 0.5) is None
+
+
+def _grid(tp_fp: list[tuple[float, float]]) -> list[OperatingPoint]:
+    """Points at thresholds 0.05, 0.10, ... with the given (tp, fp) of 10 seizures a day."""
+    return [_point(round(0.05 * (i + 1), 2), tp, fp) for i, (tp, fp) in enumerate(tp_fp)]
+
+
+def test_wide_plateau_takes_its_middle() -> None:
+    # Thresholds 0.15-0.45 all find every seizure with no false alarm: a 0.3 wide plateau.
+    points = _grid([(10, 30), (10, 12)] + [(10, 0)] * 7 + [(9, 0), (6, 0)])
+    chosen = best_operating_point(points, 10.0)
+    assert chosen is points[5]  # the middle of points 2-8 (0.15-0.45)
+    assert chosen is not None and chosen.threshold == pytest.approx(0.30)
+
+
+def test_narrow_run_takes_the_highest_tied_threshold() -> None:
+    # Tied at 10 of 10 over 0.10-0.25 (span 0.15 < WIDE_PLATEAU): as before, the highest.
+    points = _grid([(10, 12), (10, 3), (10, 0), (10, 0), (10, 0), (8, 0), (4, 0)])
+    assert best_operating_point(points, 10.0) is points[4]
+
+
+def test_plateau_is_made_of_the_fewest_false_alarms() -> None:
+    # Full sensitivity at 0.05-0.50 within 10 FA/24h; with one false alarm over 0.05-0.40
+    # (a wide run) but none only over 0.45-0.50 (narrow): the highest tied threshold, 0.50.
+    points = _grid([(10, 1)] * 8 + [(10, 0)] * 2 + [(7, 0)])
+    assert best_operating_point(points, 10.0) is points[9]
+    # Without the false alarm the whole 0.05-0.50 is one plateau: its lower middle, 0.25.
+    clean = _grid([(10, 0)] * 10 + [(7, 0)])
+    assert best_operating_point(clean, 10.0) is clean[4]
+
+
+def test_equally_long_runs_take_the_lower_one() -> None:
+    # Two tied runs of five points (0.05-0.25 and 0.35-0.55), split by a lower sensitivity.
+    points = _grid([(10, 0)] * 5 + [(9, 0)] + [(10, 0)] * 5)
+    assert best_operating_point(points, 10.0) is points[2]
+
+
+def test_points_out_of_order_raise() -> None:
+    points = [_point(0.6, 7, 5), _point(0.5, 8, 12)]
+    with pytest.raises(ValueError, match="ascending"):
+        best_operating_point(points, 10.0)
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 10), st.integers(0, 20)).map(lambda t: (float(t[0]), float(t[1]))),
+        min_size=1,
+        max_size=40,
+    ),
+    st.sampled_from([1.0, 2.5, 5.0, 10.0, 20.0]),
+)
+def test_chosen_point_is_one_of_the_best_within_the_target(
+    tp_fp: list[tuple[float, float]], target: float
+) -> None:
+    points = _grid(tp_fp)
+    chosen = best_operating_point(points, target)
+    allowed = [p for p in points if p.fa_per_24h is not None and p.fa_per_24h <= target]
+    if not allowed:
+        assert chosen is None
+        return
+    assert chosen is not None and chosen in allowed
+    best = max(p.sensitivity or 0.0 for p in allowed)
+    assert chosen.sensitivity == best
+    tied = [p for p in allowed if p.sensitivity == best]
+    highest = max(tied, key=lambda p: p.threshold)
+    if chosen is not highest:  # only the middle of a plateau of the fewest false alarms
+        fewest = min(p.score.fp for p in tied)
+        assert chosen.score.fp == fewest
+        span = [p.threshold for p in tied if p.score.fp == fewest]
+        assert max(span) - min(span) >= WIDE_PLATEAU - 1e-9
+        assert min(span) < chosen.threshold < max(span)
 
 
 def test_sweep_and_frozen_evaluation(traces: list[np.ndarray], tmp_path: Path) -> None:

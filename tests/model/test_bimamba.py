@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from bgb_model import BiMamba2, BiMambaStack, StreamConfig
+from bgb_model import BiMamba2, BiMambaStack, StreamConfig, bimamba
 from bgb_model._mamba_reference import mamba2_step_by_step
 
 F64 = torch.float64
@@ -115,3 +115,30 @@ def test_from_config_takes_every_size_of_the_config() -> None:
             )  # fmt: skip
             assert layer.chunk_size == config.chunk_size
             assert layer.torch_chunk_size == config.torch_chunk_size
+
+
+@pytest.mark.parametrize("per_piece", [1, 2, 4, 7])
+def test_stack_without_gradients_runs_in_pieces_with_the_same_output(
+    per_piece: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    torch.manual_seed(per_piece)
+    stack = BiMambaStack(8, n_layers=2, d_state=4, headdim=4, chunk_size=8, backend="torch")
+    stack = stack.double()
+    u = torch.randn(7, 19, 8, dtype=F64)
+    whole = stack(u)  # gradients recorded: one piece
+    width = stack.in_proj_width
+    monkeypatch.setattr(bimamba, "INFERENCE_PIECE_ELEMENTS", per_piece * 19 * width)
+    assert stack.sequences_per_piece(19) == per_piece
+    with torch.no_grad():
+        pieces = stack(u)
+    torch.testing.assert_close(pieces, whole.detach(), rtol=1e-12, atol=1e-12)
+
+
+def test_stack_pieces_hold_the_widest_temporary_within_the_limit() -> None:
+    stack = BiMambaStack(16, n_layers=1, d_state=8, headdim=4, backend="torch")
+    width = stack.in_proj_width  # z, x, B, C, dt: 32 + 32 + 16 + 8
+    assert width == 88
+    per_piece = stack.sequences_per_piece(960)
+    assert per_piece * 960 * width <= bimamba.INFERENCE_PIECE_ELEMENTS
+    assert (per_piece + 1) * 960 * width > bimamba.INFERENCE_PIECE_ELEMENTS
+    assert stack.sequences_per_piece(10**9) == 1  # at least one sequence, however long

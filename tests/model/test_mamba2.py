@@ -156,6 +156,17 @@ def test_module_equals_step_by_step_reference(length: int, ngroups: int, chunk_s
     torch.testing.assert_close(module(u), mamba2_step_by_step(module, u), rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("d_conv", [1, 2, 4, 5])
+def test_causal_conv_equals_conv1d_on_the_transposed_input(d_conv: int) -> None:
+    """The channels-last depthwise conv is the layer's own ``conv1d``, cut to be causal."""
+    module = small_module(6, d_conv=d_conv).double()
+    width = module.conv1d.in_channels
+    wide = torch.randn(3, 21, width + 7, dtype=F64)
+    xBC = wide[..., 3 : 3 + width]  # a strided slice, as in the forward pass
+    expected = module.conv1d(xBC.transpose(1, 2))[..., :21].transpose(1, 2)
+    torch.testing.assert_close(module._causal_conv(xBC), expected, rtol=1e-12, atol=1e-12)
+
+
 def test_float32_module_matches_float64_reference() -> None:
     module = small_module(1)
     u = torch.randn(3, 70, 8)

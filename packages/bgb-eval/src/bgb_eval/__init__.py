@@ -10,6 +10,7 @@ from bgb_eval.folders import DURATION_TOLERANCE_S, FolderMismatchError, score_fo
 from bgb_eval.nedc import score_ovlp, score_taes
 from bgb_eval.operating_points import (
     DEFAULT_TARGETS_FA_PER_24H,
+    WIDE_PLATEAU,
     OperatingPoint,
     SweepResult,
     best_operating_point,
@@ -32,6 +33,7 @@ __all__ = [
     "DEFAULT_TARGETS_FA_PER_24H",
     "DURATION_TOLERANCE_S",
     "METHODS",
+    "WIDE_PLATEAU",
     "FolderMismatchError",
     "Method",
     "MethodScore",

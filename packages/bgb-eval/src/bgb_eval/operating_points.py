@@ -6,15 +6,17 @@ post-processing setting is the base config's. At each threshold the traces of a 
 through ``bgb_post.postprocess`` (by the exact fast path of ``_sweep_engine``) and are
 scored per recording, pooled over the split.
 
-For each target FA/24h the chosen threshold is the one with the best sensitivity among
-those with ``fa_per_24h <= target``; ties go to the higher threshold. Thresholds are then
-frozen and applied unchanged to another split with :func:`evaluate_at_thresholds`.
+For each target FA/24h the chosen threshold is one with the best sensitivity among those
+with ``fa_per_24h <= target``; how ties are broken is :func:`best_operating_point`'s rule
+(the middle of a wide plateau, else the highest). Thresholds are then frozen and applied
+unchanged to another split with :func:`evaluate_at_thresholds`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 import numpy as np
 
@@ -27,6 +29,7 @@ from bgb_post import PostprocessConfig
 
 __all__ = [
     "DEFAULT_TARGETS_FA_PER_24H",
+    "WIDE_PLATEAU",
     "OperatingPoint",
     "SweepResult",
     "best_operating_point",
@@ -36,6 +39,10 @@ __all__ = [
 ]
 
 DEFAULT_TARGETS_FA_PER_24H: tuple[float, ...] = (10.0, 5.0, 2.5, 1.0)
+
+WIDE_PLATEAU = 0.2
+"""Threshold span from which a run of tied points counts as a plateau whose middle is taken
+(see :func:`best_operating_point`)."""
 
 
 @dataclass(frozen=True)
@@ -136,16 +143,60 @@ def _points(
 def best_operating_point(points: Sequence[OperatingPoint], target: float) -> OperatingPoint | None:
     """The point of best sensitivity among those with fa_per_24h <= target, or None.
 
-    Ties go to the higher threshold; a point without a defined sensitivity never qualifies.
+    ``points`` are a sweep's, in ascending threshold order. A point without a defined
+    sensitivity never qualifies. When several qualifying points share the best sensitivity:
+
+    1. among them, those with the fewest false alarms are kept, and their longest run of
+       consecutive points of the sweep is found (the lowest such run when several are as long);
+    2. if that run spans at least ``WIDE_PLATEAU`` in threshold, its middle point is taken
+       (the lower of two middles);
+    3. otherwise the highest threshold among all the tied points is taken.
+
+    A wide plateau is where a detector separates the split perfectly over a range of
+    thresholds; its top sits just under the split's highest non-seizure peaks and its bottom
+    just above the lowest seizure peaks, so the middle leaves room on both sides for another
+    split's peaks. A narrow run says nothing of the sort, and the highest threshold is the
+    cautious choice there.
     """
-    best: OperatingPoint | None = None
-    for point in points:
-        fa, sens = point.fa_per_24h, point.sensitivity
-        if fa is None or sens is None or fa > target:
-            continue
-        if best is None or (sens, point.threshold) > (best.sensitivity, best.threshold):
-            best = point
-    return best
+    thresholds = [point.threshold for point in points]
+    if any(b <= a for a, b in pairwise(thresholds)):
+        raise ValueError("best_operating_point: points must be in ascending threshold order")
+    qualifying = [
+        i
+        for i, point in enumerate(points)
+        if point.fa_per_24h is not None
+        and point.sensitivity is not None
+        and point.fa_per_24h <= target
+    ]
+    if not qualifying:
+        return None
+    best_sensitivity = max(_sensitivity(points[i]) for i in qualifying)
+    tied = [i for i in qualifying if _sensitivity(points[i]) == best_sensitivity]
+    highest = max(tied, key=lambda i: points[i].threshold)
+    fewest = min(points[i].score.fp for i in tied)
+    run = _longest_run([i for i in tied if points[i].score.fp == fewest])
+    span = points[run[-1]].threshold - points[run[0]].threshold
+    if span >= WIDE_PLATEAU:
+        return points[run[(len(run) - 1) // 2]]
+    return points[highest]
+
+
+def _sensitivity(point: OperatingPoint) -> float:
+    sensitivity = point.sensitivity
+    if sensitivity is None:
+        raise ValueError("a point without sensitivity cannot be ranked")
+    return sensitivity
+
+
+def _longest_run(indices: Sequence[int]) -> list[int]:
+    """The longest run of consecutive integers in ascending ``indices`` (the first if tied)."""
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return max(runs, key=len)
 
 
 def sweep_operating_points(

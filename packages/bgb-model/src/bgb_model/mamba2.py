@@ -187,7 +187,7 @@ class Mamba2(nn.Module):
         z, xBC, dt = torch.split(
             zxbcdt, [self.d_inner, self.conv1d.in_channels, self.nheads], dim=-1
         )
-        xBC = F.silu(self.conv1d(xBC.transpose(1, 2))[..., :length].transpose(1, 2))
+        xBC = F.silu(self._causal_conv(xBC))  # (b, l, conv_dim)
         x, B, C = torch.split(
             xBC, [self.d_inner, self.ngroups * self.d_state, self.ngroups * self.d_state], dim=-1
         )
@@ -205,6 +205,29 @@ class Mamba2(nn.Module):
         y = self.norm(y.flatten(-2), z)  # (b, l, d_inner)
         out: Tensor = self.out_proj(y.to(self.out_proj.weight.dtype))  # (b, l, d_model)
         return out
+
+    def _causal_conv(self, xBC: Tensor) -> Tensor:
+        """``conv1d`` over the length axis, causal, read in place from the (b, l, c) layout.
+
+        The (b, l, c) slice of in_proj's output, seen as (b, c, 1, l), is a channels-last
+        image, which oneDNN's depthwise convolution reads directly and writes channels-last:
+        each step's c values stay adjacent, in the input and in the result. ``conv1d`` would
+        copy the input to (b, c, l) and the output back, and on CPU runs oneDNN's slower
+        layout (4x the time for the edge stream's 171 x 960 x 48). Same weights, same function.
+
+        Shapes: xBC (b, l, conv_dim) -> (b, l, conv_dim).
+        """
+        length = xBC.shape[1]
+        image = xBC.transpose(1, 2).unsqueeze(2)  # (b, c, 1, l), channels-last strides
+        weight = self.conv1d.weight.unsqueeze(2)  # (c, 1, 1, k)
+        out = F.conv2d(
+            image,
+            weight,
+            self.conv1d.bias,
+            padding=(0, self.d_conv - 1),
+            groups=self.conv1d.in_channels,
+        )  # (b, c, 1, l + k - 1): the first l outputs see only the current and past steps
+        return out[..., :length].squeeze(2).transpose(1, 2)
 
     def _torch_scan(self, x: Tensor, dt: Tensor, A: Tensor, B: Tensor, C: Tensor) -> Tensor:
         """The pure-PyTorch scan, with softplus(dt + dt_bias) in the compute dtype."""
