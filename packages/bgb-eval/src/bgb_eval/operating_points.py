@@ -161,31 +161,22 @@ def best_operating_point(points: Sequence[OperatingPoint], target: float) -> Ope
     thresholds = [point.threshold for point in points]
     if any(b <= a for a, b in pairwise(thresholds)):
         raise ValueError("best_operating_point: points must be in ascending threshold order")
-    qualifying = [
-        i
+    sensitivity = {
+        i: point.sensitivity
         for i, point in enumerate(points)
-        if point.fa_per_24h is not None
-        and point.sensitivity is not None
+        if point.sensitivity is not None
+        and point.fa_per_24h is not None
         and point.fa_per_24h <= target
-    ]
-    if not qualifying:
+    }
+    if not sensitivity:
         return None
-    best_sensitivity = max(_sensitivity(points[i]) for i in qualifying)
-    tied = [i for i in qualifying if _sensitivity(points[i]) == best_sensitivity]
-    highest = max(tied, key=lambda i: points[i].threshold)
+    best = max(sensitivity.values())
+    tied = [i for i, value in sensitivity.items() if value == best]  # ascending thresholds
     fewest = min(points[i].score.fp for i in tied)
     run = _longest_run([i for i in tied if points[i].score.fp == fewest])
-    span = points[run[-1]].threshold - points[run[0]].threshold
-    if span >= WIDE_PLATEAU:
+    if points[run[-1]].threshold - points[run[0]].threshold >= WIDE_PLATEAU:
         return points[run[(len(run) - 1) // 2]]
-    return points[highest]
-
-
-def _sensitivity(point: OperatingPoint) -> float:
-    sensitivity = point.sensitivity
-    if sensitivity is None:
-        raise ValueError("a point without sensitivity cannot be ranked")
-    return sensitivity
+    return points[tied[-1]]
 
 
 def _longest_run(indices: Sequence[int]) -> list[int]:
