@@ -7,7 +7,9 @@
 2. The default model's matmul and convolution FLOPs per 60 s window (torch FlopCounterMode),
    by stage; the arithmetic floor is those FLOPs at the best rate.
 3. The default forward: one 60 s window, batch 1, no grad, minimum of ``--repeats`` (with the
-   stages' share of the last run); target: within 2x the floor.
+   stages' share of the last run); target: within 2x the floor. Then the same matmuls and
+   convolutions replayed one by one at their own shapes and strides (random operands): what
+   the arithmetic alone takes in the shapes the model gives it.
 4. ``bgb detect`` of a 1 h EDF (19 of 23 channels at 250 Hz) at its defaults with the default
    model, in a fresh process: EDF reading, preprocessing, inference, post-processing and files;
    target: within 1.5x of 60 x the forward of 3.
@@ -15,6 +17,8 @@
    one forward each, minimum and median of ``--rounds``): the former path (the depthwise conv
    through ``conv1d`` on the transposed input, whole batches through each stack), the
    channels-last conv alone, and the default (channels-last conv, stacks in pieces).
+6. The Mamba2 layers compiled with inductor (``bgb detect --compile``) beside the eager model,
+   interleaved: the first call's time (compiling included) and the forward's minimum and median.
 
 Prints the CPU model and its vector extensions first. Weights are random: speed does not depend
 on them.
@@ -23,17 +27,20 @@ on them.
 from __future__ import annotations
 
 import argparse
+import copy
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from bench_apps import run_detect, write_checkpoint, write_recording
 from bench_model import add_stage_timers, gemm_rate
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
-from bgb_model import Detector, DetectorConfig, bimamba
+from bgb_model import Detector, DetectorConfig, bimamba, compile_mamba_layers, cpp_compiler
 from bgb_model.mamba2 import Mamba2
 
 N_ELECTRODES = 19
@@ -75,6 +82,49 @@ def model_flops(model: Detector) -> tuple[float, dict[str, float]]:
         name: float(sum(by_module.get(f"Detector.{name}", {}).values())) for name in model.stages()
     }
     return float(counter.get_total_flops()), stages
+
+
+_ARITHMETIC_OPS = ("mm", "addmm", "bmm", "baddbmm", "convolution")
+
+
+class _RecordArithmetic(TorchDispatchMode):
+    """Records every matmul and convolution call: the op and its arguments' layout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[Any, tuple[Any, ...]]] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        if func.overloadpacket.__name__ in _ARITHMETIC_OPS:
+            layout = tuple(
+                ("tensor", tuple(a.shape), a.stride(), a.dtype)
+                if isinstance(a, torch.Tensor)
+                else a
+                for a in args
+            )
+            self.calls.append((func, layout))
+        return func(*args, **(kwargs or {}))
+
+
+def shape_floor(model: Detector, x: torch.Tensor, repeats: int) -> tuple[float, int]:
+    """Seconds the forward's matmuls and convolutions take one by one, each at its own shapes
+    and strides (random operands, the minimum of ``repeats`` runs after a warm-up), summed;
+    and how many calls. No implementation of the same arithmetic in these shapes can beat it
+    without fusing or reshaping them."""
+    recorder = _RecordArithmetic()
+    with torch.no_grad(), recorder:
+        model(x)
+    total = 0.0
+    for func, layout in recorder.calls:
+        args = [
+            torch.empty_strided(a[1], a[2], dtype=a[3]).normal_()
+            if isinstance(a, tuple) and a and a[0] == "tensor"
+            else a
+            for a in layout
+        ]
+        with torch.no_grad():
+            total += best_of(lambda func=func, args=args: func(*args), repeats)
+    return total, len(recorder.calls)
 
 
 def former_conv(layer: Mamba2, xBC: torch.Tensor) -> torch.Tensor:
@@ -143,6 +193,12 @@ def main() -> None:
           f"{forward_s:.3f} s = {forward_s / floor_s:.1f}x the floor (target <= 2x); "
           f"one run's stages: {split} s")  # fmt: skip
 
+    arithmetic_s, n_calls = shape_floor(model, x, args.repeats)
+    print(f"   the same matmuls and convolutions one by one at their own shapes ({n_calls} calls, "
+          f"each the minimum of {args.repeats}): {arithmetic_s:.3f} s = "
+          f"{arithmetic_s / floor_s:.1f}x the floor; the rest of the forward "
+          f"(elementwise work, copies, overheads): {forward_s - arithmetic_s:.3f} s")  # fmt: skip
+
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         edf, checkpoint = folder / "one_hour.edf", folder / "default.pt"
@@ -158,6 +214,30 @@ def main() -> None:
     for name, seconds in compare_paths(model, x, args.rounds).items():
         seconds.sort()
         print(f"   {name}: {seconds[0]:.3f} / {seconds[len(seconds) // 2]:.3f} s")
+
+    if cpp_compiler() is None:
+        print("6. compiled Mamba2 layers: skipped, no C++ compiler for inductor here")
+        return
+    compiled = copy.deepcopy(model)
+    start = time.perf_counter()
+    n_layers = compile_mamba_layers(compiled)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-4)
+    compile_s = time.perf_counter() - start
+    times_c: dict[str, list[float]] = {"eager": [], "compiled": []}
+    with torch.no_grad():
+        for _ in range(args.rounds):
+            for name, net in (("eager", model), ("compiled", compiled)):
+                begin = time.perf_counter()
+                net(x)
+                times_c[name].append(time.perf_counter() - begin)
+    print(f"6. compiled Mamba2 layers ({n_layers}; first call, compiling included: "
+          f"{compile_s:.0f} s; inductor's on-disk cache makes a second process faster), "
+          f"interleaved, {args.rounds} rounds (minimum / median):")  # fmt: skip
+    for name, seconds in times_c.items():
+        seconds.sort()
+        print(f"   {name}: {seconds[0]:.3f} / {seconds[len(seconds) // 2]:.3f} s"
+              f" = {seconds[0] / floor_s:.1f}x the floor")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ Usage::
     uv run python benchmarks/bench_recipe.py OUT [--profiles basic clinical]
         [--seeds 6000 6001 6002]
 
-Writes ``OUT/results.json`` and ``OUT/table.md`` (the README's table) and prints the table.
+Writes ``OUT/results.json``, ``OUT/table.md`` (the README's table) and ``OUT/by_kind.md`` (which
+eval seizures each detector found, by kind, amplitude and length; ``by_kind.py``) and prints
+both tables.
 Takes about 7 minutes per corpus on 2 cores.
 """
 
@@ -27,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from by_kind import tabulate as tabulate_kinds
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "demo.yaml"
@@ -155,6 +159,9 @@ def main() -> None:
     text = table(results)
     (out / "table.md").write_text(text + "\n")
     print(text)
+    kinds = tabulate_kinds(out)
+    (out / "by_kind.md").write_text(kinds + "\n")
+    print(kinds)
     bad = [
         f"{r['profile']} {r['seed']} {key}"
         for r in results

@@ -521,13 +521,33 @@ def test_python_detect_on_a_path_and_on_an_mne_raw_agree_with_the_cli(
     assert from_raw.files.csv_bi.read_text() == from_cli
 
 
+def _detect_first(trained: tuple[RunConfig, Path], corpus: Path) -> tuple[Path, list[str]]:
+    """The corpus's first EDF and the `bgb detect` arguments for it on CPU (no --out)."""
+    edf = sorted(corpus.rglob("*.edf"))[0]
+    return edf, ["detect", str(edf), "--checkpoint", str(trained[1]), "--device", "cpu"]
+
+
+def test_detect_compile_without_a_compiler_says_so_and_runs_uncompiled(
+    trained: tuple[RunConfig, Path], corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bgb_model.compiled
+
+    edf, args = _detect_first(trained, corpus)
+    plain = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "plain")])
+    assert plain.exit_code == 0, plain.output
+    monkeypatch.setattr(bgb_model.compiled, "cpp_compiler", lambda: None)
+    asked = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "asked"), "--compile"])
+    assert asked.exit_code == 0, asked.output
+    assert asked.output.count("note: not compiling: no C++ compiler found") == 1
+    name = f"{edf.stem}.csv_bi"
+    assert (tmp_path / "asked" / name).read_text() == (tmp_path / "plain" / name).read_text()
+
+
 def test_detect_stride_changes_the_window_count_and_is_bounded(
     trained: tuple[RunConfig, Path], corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # TINY trains 8 s windows and infers every 8 s; --stride 2 places about four times as many.
-    _, checkpoint = trained
-    edf = sorted(corpus.rglob("*.edf"))[0]
-    base = ["detect", str(edf), "--checkpoint", str(checkpoint), "--device", "cpu"]
+    _, base = _detect_first(trained, corpus)
     progress = bgb_cli.commands.detect._WindowProgress
     original = progress.update
     seen: list[int] = []

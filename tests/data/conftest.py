@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -96,7 +97,12 @@ def tiny_cache(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 def write_window_cache(
-    cache_dir: Path, n_recordings: int, *, duration_s: float = 8.0, window_s: float = 4.0
+    cache_dir: Path,
+    n_recordings: int,
+    *,
+    duration_s: float = 8.0,
+    window_s: float = 4.0,
+    seizures_of: Callable[[int], list[tuple[float, float]]] | None = None,
 ) -> Path:
     """Write a cache of ``n_recordings`` short random recordings straight in the cache's
     format (``.npy`` arrays under ``recordings/``, a manifest saved by :class:`Manifest`),
@@ -104,7 +110,8 @@ def write_window_cache(
 
     Building real recordings costs ~50 ms each; this costs well under 1 ms, so tests can
     afford the thousand recordings that open-file limits need. Every third recording has a
-    seizure from 2 s to 5 s; signals differ per recording (seeded by its position).
+    seizure from 2 s to 5 s, unless ``seizures_of(k)`` gives recording k's seizures; signals
+    differ per recording (seeded by its position).
     """
     from bgb_data import Manifest, Recipe, RecordingEntry
 
@@ -115,7 +122,7 @@ def write_window_cache(
     entries = []
     for k in range(n_recordings):
         stem = f"recordings/edf/train/p{k:05d}/s001_2010/01_tcp_ar/p{k:05d}_s001_t000"
-        seizures = [(2.0, 5.0)] if k % 3 == 0 else []
+        seizures = seizures_of(k) if seizures_of else [(2.0, 5.0)] if k % 3 == 0 else []
         labels = label_mask(seizures, n, sfreq_hz)
         signal = np.random.default_rng(k).standard_normal((len(ELECTRODES), n))
         (cache_dir / stem).parent.mkdir(parents=True, exist_ok=True)
@@ -145,7 +152,7 @@ def write_window_cache(
 def window_cache(tmp_path: Path) -> Callable[..., Path]:
     """:func:`write_window_cache` into a fresh folder: ``window_cache(n_recordings, ...)``."""
 
-    def make(n_recordings: int, **kwargs: float) -> Path:
+    def make(n_recordings: int, **kwargs: Any) -> Path:
         return write_window_cache(tmp_path / "window-cache", n_recordings, **kwargs)
 
     return make

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,36 @@ def test_sampler_balances_and_redraws_per_epoch(tiny_cache: Path) -> None:
     assert list(again) == second
     assert list(BalancedSampler(ds, n_per_epoch=40, seizure_share=0.25, seed=4)) != first
     assert all(0 <= i < len(ds) for i in second)
+
+
+def test_per_event_draw_gives_every_seizure_the_same_chance(
+    window_cache: Callable[..., Path],
+) -> None:
+    """Under ``per_event`` the windows touching each seizure hold the same total weight,
+    however many windows it spans; the shares and determinism of the draw are kept."""
+    seizures = {0: [(10.0, 20.0)], 1: [(20.0, 110.0)], 2: [(10.0, 15.0), (60.0, 100.0)]}
+    cache = window_cache(3, duration_s=120.0, window_s=10.0, seizures_of=lambda k: seizures[k])
+    ds = WindowDataset(cache, "train", window_s=10.0, stride_s=2.0)
+    sampler = BalancedSampler(ds, n_per_epoch=40, seizure_share=0.5, seed=3, per_event=True)
+    weights = sampler.seizure_weights
+    assert weights is not None and np.isclose(weights.sum(), 1.0)
+    windows_of: dict[tuple[int, int], list[int]] = {}
+    for position, i in enumerate(sampler.seizure_windows):
+        rec, start = (int(v) for v in ds.index[i])
+        begin, end = start / 256.0, (start + ds.window_n) / 256.0
+        hit = [(rec, j) for j, (a, b) in enumerate(seizures[rec]) if a < end and b > begin]
+        assert len(hit) == 1  # the seizures lie further apart than a window
+        windows_of.setdefault(hit[0], []).append(position)
+    assert len(windows_of) == 4
+    counts = sorted(len(v) for v in windows_of.values())
+    assert counts[0] < counts[-1]  # a uniform draw would favour the long seizures
+    for positions in windows_of.values():
+        assert np.isclose(weights[positions].sum(), 0.25)
+    first = list(sampler)
+    has_seizure = ds.seizure_fraction > 0
+    assert len(first) == 40 and has_seizure[first].sum() == 20
+    assert list(sampler) == first
+    assert BalancedSampler(ds, n_per_epoch=40, seed=3).seizure_weights is None
 
 
 def test_hard_negatives_join_every_draw_in_place_of_uniform_background(tiny_cache: Path) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bgb_data import build_cache, generate_corpus, read_edf_header
+from bgb_data import SEIZURE_TABLE, build_cache, generate_corpus, read_edf_header
 from bgb_data._labels import read_seizures
-from bgb_data._synth_clinical import ClinicalSeizure, PhoticSession
+from bgb_data._synth_clinical import SEIZURE_KINDS, ClinicalSeizure, PhoticSession
 from bgb_data._synth_signal import SITES
 
 from .test_synth import digest
@@ -52,6 +52,29 @@ def test_seizure_lengths_and_labels(clinical: Path) -> None:
         seizures = read_seizures(edf.with_suffix(".csv_bi"), read_edf_header(edf).duration_s)
         lengths += [stop - start for start, stop in seizures]
     assert lengths and min(lengths) >= 10.0 - 0.01 and max(lengths) <= 300.0 + 0.01
+
+
+def test_seizure_table_is_the_labels_with_kinds(clinical: Path) -> None:
+    """seizures.tsv lists every labelled seizure once, with its split, kind and strength."""
+    table = (clinical / SEIZURE_TABLE).read_text(encoding="utf-8").splitlines()
+    assert table[0].split("\t") == ["recording", "split", "start_s", "stop_s", "kind",
+                                     "amplitude", "focus", "extent"]  # fmt: skip
+    listed: dict[str, list[tuple[float, float]]] = {}
+    for line in table[1:]:
+        recording, split, start, stop, kind, amplitude, focus, extent = line.split("\t")
+        assert recording.split("/")[1] == split
+        assert kind in SEIZURE_KINDS and focus in SITES and extent in ("focal", "both")
+        low, high = {"focal": (1.5, 4.0), "spike_wave": (4.0, 8.0), "low_amplitude": (1.0, 1.8)}[
+            kind
+        ]
+        assert low <= float(amplitude) <= high
+        assert extent == "both" or kind != "spike_wave"
+        listed.setdefault(recording, []).append((float(start), float(stop)))
+    for edf in (clinical / "edf").rglob("*.edf"):
+        labels = read_seizures(edf.with_suffix(".csv_bi"), read_edf_header(edf).duration_s)
+        rows = listed.pop(edf.relative_to(clinical).as_posix(), [])
+        assert np.allclose(np.asarray(rows).reshape(-1, 2), np.asarray(labels).reshape(-1, 2))
+    assert not listed  # no row names a recording that does not exist
 
 
 def test_every_recording_is_cached(clinical: Path, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from bgb_data._manifest import Manifest, RecordingEntry
 from bgb_data._prepare import PreparedInfo, prepare_recording
 from bgb_data._recipe import RECIPE_VERSION, SFREQ_HZ, Recipe
 from bgb_data._rowfile import RowFile, open_npy_rows
-from bgb_data._synth_corpus import SynthSummary, generate_corpus
+from bgb_data._synth_corpus import SEIZURE_TABLE, SynthSummary, generate_corpus
 from bgb_data._windows import STRIDE_N, WINDOW_N, window_seizure_fractions, window_starts
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "ELECTRODES",
     "NEIGHBOURS",
     "RECIPE_VERSION",
+    "SEIZURE_TABLE",
     "SFREQ_HZ",
     "SKIP_REASONS",
     "STRIDE_N",

@@ -47,7 +47,14 @@ from bgb_data._synth_signal import (
 )
 from bgb_events import make_events, write_csv_bi
 
-__all__ = ["PROFILES", "SynthSummary", "generate_corpus", "write_tusz_channel_csv"]
+__all__ = [
+    "PROFILES",
+    "SEIZURE_TABLE",
+    "SEIZURE_TABLE_HEADER",
+    "SynthSummary",
+    "generate_corpus",
+    "write_tusz_channel_csv",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +68,13 @@ _MONTAGE_GAIN = {"01_tcp_ar": 1.0, "02_tcp_le": 1.4, "03_tcp_ar_a": 0.7}
 """Clinical profile: amplifier calibration per montage folder (TUSZ's folders come from
 different recording eras; the factors are assumptions, chosen to make amplitude unreliable)."""
 PROFILES = ("basic", "clinical")
+SEIZURE_TABLE = "seizures.tsv"
+"""The generator's truth about every seizure, at the corpus root: which recording, split, onset
+and offset (s), kind (``clinical``: focal, spike_wave, low_amplitude; ``basic``: evolving),
+peak amplitude as a multiple of the patient's background (``clinical``; n/a for ``basic``),
+focus electrode, and extent (focal, or both hemispheres). For breaking a detector's
+sensitivity down by kind; the labels a detector is scored against stay the ``.csv_bi`` files."""
+SEIZURE_TABLE_HEADER = "recording\tsplit\tstart_s\tstop_s\tkind\tamplitude\tfocus\textent"
 _MIN_RECORDING_S = 90
 
 
@@ -123,6 +137,7 @@ def generate_corpus(
     traits = {p.patient: make_traits(np.random.default_rng([seed, 10_000 + i]))
               for i, p in enumerate(_unique_patients(plans))}  # fmt: skip
     written, n_seizures, seizure_s = [], 0, 0.0
+    truth: list[str] = [SEIZURE_TABLE_HEADER]
     for plan in plans:
         rec_rng = np.random.default_rng([seed, plan.index])
         patient = traits[plan.patient]
@@ -139,8 +154,10 @@ def generate_corpus(
             )
             rel = _write_recording(out, plan, patient, seizures, rec_rng)
         written.append(rel)
+        truth.extend(_truth_row(rel, plan.split, s) for s in seizures)
         n_seizures += len(seizures)
         seizure_s += sum(s.stop_s - s.start_s for s in seizures)
+    (out / SEIZURE_TABLE).write_text("\n".join(truth) + "\n", encoding="utf-8")
     logger.info("wrote %d synthetic recordings to %s", len(plans), out)
     return SynthSummary(
         out_dir=out,
@@ -151,6 +168,18 @@ def generate_corpus(
         seizure_duration_s=seizure_s,
         recordings=written,
     )
+
+
+def _truth_row(recording: str, split: str, seizure: SeizurePlan) -> str:
+    """One line of :data:`SEIZURE_TABLE` for ``seizure`` of ``recording``."""
+    if isinstance(seizure, ClinicalSeizure):
+        kind, amplitude = seizure.kind, f"{seizure.amplitude:.3f}"
+        extent = "both" if seizure.generalised else "focal"
+    else:
+        kind, amplitude = "evolving", "n/a"
+        extent = "both" if seizure.generalised else "focal"
+    return "\t".join((recording, split, f"{seizure.start_s:.2f}", f"{seizure.stop_s:.2f}", kind,
+                      amplitude, seizure.focus, extent))  # fmt: skip
 
 
 def _unique_patients(plans: list[_Plan]) -> list[_Plan]:

@@ -6,6 +6,7 @@ logits; ``Mamba2`` is a drop-in for mamba-ssm's layer with an exact pure-PyTorch
 
 from bgb_model.adjacency import EdgeStream, pairs_to_adjacency
 from bgb_model.bimamba import BiMamba2, BiMambaStack
+from bgb_model.compiled import compile_mamba_layers, cpp_compiler
 from bgb_model.config import (
     DetectorConfig,
     EdgeStreamConfig,
@@ -38,6 +39,8 @@ __all__ = [
     "StreamConfig",
     "TCNBlock",
     "TCNConfig",
+    "compile_mamba_layers",
+    "cpp_compiler",
     "gcn_norm_dense",
     "laplacian_pe",
     "mamba_kernel_available",

@@ -44,6 +44,8 @@ Through Structured State Space Duality", section 6 (the SSD algorithm).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -127,7 +129,7 @@ def _scan(x: Tensor, dt: Tensor, B: Tensor, C: Tensor, A: Tensor, D: Tensor, chu
     last = cum[:, -1]  # (k, h)
     bound = FACTORED_MAX_LOG_DECAY[cum.dtype]
     safe = last >= -bound  # (k, h)
-    unsafe = None if bool(safe.all()) else (~safe).view(-1).nonzero().squeeze(1)  # flat (k*h)
+    unsafe = _unsafe_pairs(safe)  # flat (k*h) indices, or None
     # Unsafe pairs get zero exponents in the factored form (finite, gradients too); their
     # factored terms are replaced by the masked form's below.
     cum_f = cum if unsafe is None else torch.where(safe[:, None, :], cum, 0.0)
@@ -157,6 +159,23 @@ def _scan(x: Tensor, dt: Tensor, B: Tensor, C: Tensor, A: Tensor, D: Tensor, chu
         y = masked.put(y.transpose(1, 2), masked.outputs(states_in)).transpose(1, 2)
     y = y.reshape(batch, n_chunks * chunk, nheads, headdim)[:, :length]
     return torch.addcmul(y, x[:, :length], D[:, None])
+
+
+def _find_unsafe_pairs(safe: Tensor) -> Tensor | None:
+    """Flat indices of the (chunk, head) pairs past the factored form's bound, None if none.
+
+    A data-dependent branch: under ``torch.compile`` it runs eagerly between two compiled
+    graphs (``bgb_model.compile_mamba_layers``). Shapes: safe (k, h) bool -> (P,) int64.
+    """
+    if bool(safe.all()):
+        return None
+    return (~safe).view(-1).nonzero().squeeze(1)
+
+
+_unsafe_pairs = cast(
+    Callable[[Tensor], Tensor | None],
+    torch.compiler.disable(_find_unsafe_pairs),  # type: ignore[no-untyped-call]  # torch's stub
+)
 
 
 class _Factored:

@@ -17,7 +17,7 @@ from bgb.corpus import ensure_cache
 from bgb.detection import Detection, DetectionFiles, OperatingPointChoice, detect
 from bgb.evaluation import evaluate
 from bgb.inference import resolve_device
-from bgb.trained import TrainedDetector, load_trained
+from bgb.trained import TrainedDetector, compile_trained, load_trained
 from bgb.training import NonFiniteLossError, ResumeError, TrainedRun, TrainResult, train
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "TrainResult",
     "TrainedDetector",
     "TrainedRun",
+    "compile_trained",
     "detect",
     "ensure_cache",
     "evaluate",

@@ -56,6 +56,14 @@ __all__ = ["detect"]
     "inference stride: evaluation.inference_stride_s, else the window length). Up to the "
     "window length; a shorter stride means more overlap and proportionally more compute.",
 )
+@click.option(
+    "--compile",
+    "compile_layers",
+    is_flag=True,
+    help="Compile the Mamba2 layers with torch.compile (needs a C++ compiler on CPU; without "
+    "one, a notice and the uncompiled model). Same outputs; pays off on long recordings "
+    "(compiling takes tens of seconds once per process; README, 'bgb detect on a CPU').",
+)
 def detect(
     edfs: tuple[Path, ...],
     checkpoint: Path,
@@ -65,6 +73,7 @@ def detect(
     tau_on: float | None,
     tau_off: float | None,
     stride_s: float | None,
+    compile_layers: bool,
 ) -> None:
     """Detect seizures in EDF recordings with a trained checkpoint.
 
@@ -102,6 +111,13 @@ def detect(
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"thresholds: {choice.describe()}", err=True)
+    if compile_layers:
+        try:
+            n_compiled = bgb.compile_trained(detector)
+        except RuntimeError as err:
+            click.echo(f"note: not compiling: {err}", err=True)
+        else:
+            click.echo(f"compiling {n_compiled} Mamba2 layers on first use", err=True)
     if (
         stride_s is not None
         and choice.calibration_stride_s is not None

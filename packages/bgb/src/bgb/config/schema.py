@@ -163,6 +163,10 @@ class TrainingConfig(_Section):
     """Redraw each epoch's windows so that ``seizure_share`` of them hold seizure."""
     seizure_share: float = Field(default=0.5, gt=0, lt=1)
     """Share of seizure-bearing windows in a balanced epoch."""
+    seizure_draw: Literal["window", "event"] = "window"
+    """How a balanced epoch draws its windows with seizure: ``window``, uniformly over them
+    (long seizures fill most draws); ``event``, so that every seizure is equally likely to be
+    drawn whatever its length (``bgb_data.BalancedSampler(per_event=True)``)."""
     hard_negative_share: float = Field(default=0.0, ge=0, lt=1)
     """Share of each balanced epoch's windows without seizure that are hard negatives: before
     the epoch, the current weights (the averaged ones with ``ema_decay``) score a random pool

@@ -106,5 +106,6 @@ def make_sampler(config: RunConfig, windows: WindowDataset) -> BalancedSampler |
             n_per_epoch=training.windows_per_epoch,
             seizure_share=training.seizure_share,
             seed=training.seed,
+            per_event=training.seizure_draw == "event",
         )
     return EpochSampler(len(windows), training.windows_per_epoch, training.seed)
