@@ -174,10 +174,9 @@ def _truth_row(recording: str, split: str, seizure: SeizurePlan) -> str:
     """One line of :data:`SEIZURE_TABLE` for ``seizure`` of ``recording``."""
     if isinstance(seizure, ClinicalSeizure):
         kind, amplitude = seizure.kind, f"{seizure.amplitude:.3f}"
-        extent = "both" if seizure.generalised else "focal"
     else:
         kind, amplitude = "evolving", "n/a"
-        extent = "both" if seizure.generalised else "focal"
+    extent = "both" if seizure.generalised else "focal"
     return "\t".join((recording, split, f"{seizure.start_s:.2f}", f"{seizure.stop_s:.2f}", kind,
                       amplitude, seizure.focus, extent))  # fmt: skip
 

@@ -7,6 +7,7 @@ compiled and eager outputs agree within float32 rounding; ``tests/model/test_com
 Only the layer's forward is compiled, so the stage checks, the BiMamba pieces and the graph
 stage stay eager, and every window of one length reuses the same compiled code.
 
+It is meant for the pure-PyTorch scan on CPU; on CUDA, mamba-ssm's kernels are the fast path.
 Compiling costs time once per process and shape (tens of seconds per layer shape on two
 cores; inductor's on-disk cache shortens later processes), so it pays on long recordings and
 batches of them, not on one short file.

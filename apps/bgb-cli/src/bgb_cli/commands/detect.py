@@ -60,9 +60,10 @@ __all__ = ["detect"]
     "--compile",
     "compile_layers",
     is_flag=True,
-    help="Compile the Mamba2 layers with torch.compile (needs a C++ compiler on CPU; without "
-    "one, a notice and the uncompiled model). Same outputs; pays off on long recordings "
-    "(compiling takes tens of seconds once per process; README, 'bgb detect on a CPU').",
+    help="On CPU, compile the Mamba2 layers with torch.compile (needs a C++ compiler; "
+    "without one, a notice and the uncompiled model; ignored on CUDA). Same outputs; pays "
+    "off on long recordings (compiling takes tens of seconds once per process; README, "
+    "'bgb detect on a CPU').",
 )
 def detect(
     edfs: tuple[Path, ...],
@@ -111,7 +112,9 @@ def detect(
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"thresholds: {choice.describe()}", err=True)
-    if compile_layers:
+    if compile_layers and torch_device.type != "cpu":
+        click.echo(f"note: --compile is for CPU inference; ignored on {torch_device}", err=True)
+    elif compile_layers:
         try:
             n_compiled = bgb.compile_trained(detector)
         except RuntimeError as err:
