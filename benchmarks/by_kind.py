@@ -54,7 +54,7 @@ def found_seizures(work: Path, detector_dir: str) -> list[dict[str, object]]:
 def tabulate(out: Path) -> str:
     lines = ["| corpus | group | seizures | " + " | ".join(f"found by {d}" for d in DETECTORS)
              + " |", "|---|---|---|" + "---|" * len(DETECTORS)]  # fmt: skip
-    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0] * (1 + len(DETECTORS)))
+    totals: dict[str, list[int]] = defaultdict(lambda: [0] * (1 + len(DETECTORS)))
     mismatches = []
     for work in sorted(out.iterdir()):
         if not all((work / "runs" / f"{sub}-score.json").exists() for sub in DETECTORS.values()):
@@ -76,17 +76,17 @@ def tabulate(out: Path) -> str:
                 keys.append("amplitude " + _bin(float(row["amplitude"]), AMPLITUDE_BINS, "x"))
             for key in keys:
                 groups[key][0] += 1
-                totals[("all", key)][0] += 1
+                totals[key][0] += 1
                 for j, d in enumerate(DETECTORS, start=1):
                     found = int(bool(per_detector[d][i]["found"]))
                     groups[key][j] += found
-                    totals[("all", key)][j] += found
+                    totals[key][j] += found
         for key in sorted(groups):
             n, *hits = groups[key]
             lines.append(
                 f"| {work.name} | {key} | {n} | " + " | ".join(str(h) for h in hits) + " |"
             )
-    for (_, key), (n, *hits) in sorted(totals.items()):
+    for key, (n, *hits) in sorted(totals.items()):
         lines.append(
             f"| all | {key} | {n} | " + " | ".join(f"{h} ({h / n:.0%})" for h in hits) + " |"
         )
