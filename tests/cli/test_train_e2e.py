@@ -44,6 +44,14 @@ TINY = [
     "evaluation.max_plots=1",
     "evaluation.after_training=false",
 ]
+# Narrower still, for the tests that check resumed weights bit for bit rather than learning:
+# the same stages and checkpoint contents at a fraction of the arithmetic.
+NARROW_MODEL = (
+    "model.overrides={tcn: {channels: [4, 4, 4, 4, 8, 8, 8, 8]},"
+    " node_stream: {d_model: 8, n_layers: 1, headdim: 4, d_state: 4, chunk_size: 32},"
+    " edge_stream: {pair_width: 4, stream: {d_model: 4, headdim: 4, chunk_size: 32}},"
+    " head: {hidden: 8}}"
+)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +107,7 @@ def test_resume_after_crash_reaches_the_same_weights(
 ) -> None:
     # 4 steps per epoch; last.pt is written at steps 3, 4 (epoch end), 6 and 8 (epoch end).
     every = "training.checkpoint_every_steps=3"
-    straight = _config(corpus, tmp_path, "straight", every)
+    straight = _config(corpus, tmp_path, "straight", every, NARROW_MODEL)
     cache = ensure_cache(straight, progress=False)
     result = Trainer(straight, cache).fit()
     assert result.epochs_run == 2
@@ -107,7 +115,8 @@ def test_resume_after_crash_reaches_the_same_weights(
     assert (tmp_path / "straight" / "metrics.csv").read_text().count("\n") == 3
 
     # step 7: inside epoch 2, one step after the mid-epoch checkpoint
-    resumed = _crash_and_reload(_config(corpus, tmp_path, "crashed", every), cache, monkeypatch, 7)
+    crashed = _config(corpus, tmp_path, "crashed", every, NARROW_MODEL)
+    resumed = _crash_and_reload(crashed, cache, monkeypatch, 7)
     assert (resumed.epoch, resumed.step, resumed.step_in_epoch) == (1, 6, 2)
     reads: list[int] = []
     dataset = type(resumed.windows.windows)
@@ -131,11 +140,11 @@ def test_weight_average_is_what_checkpoints_hold_and_resumes_exactly(
     corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ema = "training.ema_decay=0.5"
-    straight = _config(corpus, tmp_path, "straight", ema)
+    straight = _config(corpus, tmp_path, "straight", ema, NARROW_MODEL)
     cache = ensure_cache(straight, progress=False)
     Trainer(straight, cache).fit()
     # step 5: inside epoch 2, after the checkpoint at the end of epoch 1
-    crashed = _config(corpus, tmp_path, "crashed", ema)
+    crashed = _config(corpus, tmp_path, "crashed", ema, NARROW_MODEL)
     _crash_and_reload(crashed, cache, monkeypatch, 5).fit()
     expected = load_checkpoint(tmp_path / "straight" / "last.pt")
     got = load_checkpoint(tmp_path / "crashed" / "last.pt")
@@ -165,7 +174,8 @@ def test_hard_negatives_are_the_top_scored_background_and_resume_exactly(
     # 8 windows without seizure per epoch, half of them hard from epoch 2; a pool as large as
     # the background, so the chosen are the top 4 of all; last.pt also at step 6 (mid epoch 2)
     sets = ("training.hard_negative_share=0.5", "training.hard_negative_pool=1000",
-            "training.hard_negative_from_epoch=2", "training.checkpoint_every_steps=3")  # fmt: skip
+            "training.hard_negative_from_epoch=2", "training.checkpoint_every_steps=3",
+            NARROW_MODEL)  # fmt: skip
     straight = _config(corpus, tmp_path, "straight", *sets)
     cache = ensure_cache(straight, progress=False)
     Trainer(straight, cache).fit()
@@ -206,7 +216,7 @@ def test_resume_after_sigkill_reaches_the_same_weights(corpus: Path, tmp_path: P
     # A real `bgb train` process is killed with SIGKILL as soon as its first mid-epoch
     # checkpoint exists, wherever it then is; `bgb train --resume` must end on the weights of
     # a run that was never interrupted (3 epochs of 4 steps, last.pt every 2 steps).
-    extra = ("training.checkpoint_every_steps=2", "training.epochs=3")
+    extra = ("training.checkpoint_every_steps=2", "training.epochs=3", NARROW_MODEL)
     straight = _config(corpus, tmp_path, "straight", *extra)
     cache = ensure_cache(straight, progress=False)
     Trainer(straight, cache).fit()

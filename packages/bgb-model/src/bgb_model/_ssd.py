@@ -172,10 +172,25 @@ def _find_unsafe_pairs(safe: Tensor) -> Tensor | None:
     return (~safe).view(-1).nonzero().squeeze(1)
 
 
-_unsafe_pairs = cast(
-    Callable[[Tensor], Tensor | None],
-    torch.compiler.disable(_find_unsafe_pairs),  # type: ignore[no-untyped-call]  # torch's stub
-)
+_pairs_between_graphs: Callable[[Tensor], Tensor | None] | None = None
+"""``_find_unsafe_pairs`` behind ``torch.compiler.disable``, once :func:`prepare_for_compile`
+has run. Not made at import: wrapping imports torch's compiler (torch._dynamo), seconds of
+start-up that every process importing the model would pay, compiling or not."""
+
+
+def prepare_for_compile() -> None:
+    """Keep the scan's data-dependent branch out of compiled graphs (before ``torch.compile``)."""
+    global _pairs_between_graphs
+    if _pairs_between_graphs is None:
+        _pairs_between_graphs = cast(
+            Callable[[Tensor], Tensor | None],
+            torch.compiler.disable(_find_unsafe_pairs),  # type: ignore[no-untyped-call]  # stub
+        )
+
+
+def _unsafe_pairs(safe: Tensor) -> Tensor | None:
+    wrapped = _pairs_between_graphs
+    return _find_unsafe_pairs(safe) if wrapped is None else wrapped(safe)
 
 
 class _Factored:

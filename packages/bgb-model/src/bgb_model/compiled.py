@@ -19,6 +19,7 @@ import logging
 
 from torch import nn
 
+from bgb_model._ssd import prepare_for_compile
 from bgb_model.mamba2 import Mamba2
 
 __all__ = ["compile_mamba_layers", "cpp_compiler"]
@@ -49,6 +50,8 @@ def compile_mamba_layers(model: nn.Module) -> int:
             "no C++ compiler found for torch.compile's CPU backend: install g++ (or set CXX) "
             "to compile the Mamba2 layers, or run without compiling (same outputs, slower)"
         )
+    if layers:
+        prepare_for_compile()
     for layer in layers:
         layer.compile(dynamic=False)
     logger.info("compiled %d Mamba2 layers with torch.compile (inductor)", len(layers))
