@@ -17,6 +17,7 @@ import torch
 from click.testing import CliRunner
 
 import bgb_cli.commands.detect
+from bgb.calibration import CalibrationPoint
 from bgb.checkpoint import load_checkpoint
 from bgb.config import RunConfig, load_config
 from bgb.corpus import ensure_cache
@@ -618,21 +619,43 @@ def test_evaluate_calibrates_a_checkpoint_without_points(
     assert load_checkpoint(checkpoint)["calibration"] == report["calibration"]
 
 
-def _calibrated_copy(original: Path, folder: Path) -> Path:
-    """The checkpoint with known operating points: 10 and 5 FA/24h usable, 1 FA/24h not."""
-    from bgb.calibration import Calibration, CalibrationPoint
+def _calibrated_copy(
+    original: Path, folder: Path, points: tuple[CalibrationPoint, ...] | None = None
+) -> Path:
+    """The checkpoint with known operating points: by default 10 and 5 FA/24h usable, 1 FA/24h
+    not."""
+    from bgb.calibration import Calibration
     from bgb.trained import store_calibration
 
     checkpoint = folder / "calibrated.pt"
     checkpoint.write_bytes(original.read_bytes())
     stored = Calibration.from_dict(load_checkpoint(original)["calibration"])
-    points = (
-        CalibrationPoint(10.0, 0.3, 0.2, 0.95, 8.0),
-        CalibrationPoint(5.0, 0.6, 0.5, 0.9, 4.0),
-        CalibrationPoint(1.0, None, None, None, None),
-    )
+    if points is None:
+        points = (
+            CalibrationPoint(10.0, 0.3, 0.2, 0.95, 8.0),
+            CalibrationPoint(5.0, 0.6, 0.5, 0.9, 4.0),
+            CalibrationPoint(1.0, None, None, None, None),
+        )
     store_calibration(checkpoint, Calibration(**{**stored.__dict__, "points": points}))
     return checkpoint
+
+
+def test_detect_says_when_its_point_found_no_dev_seizure(
+    trained: tuple[RunConfig, Path], corpus: Path, tmp_path: Path
+) -> None:
+    # Dev had no threshold finding a seizure within 10 FA/24h: the highest was kept.
+    points = (CalibrationPoint(10.0, 0.9999, 0.9199, 0.0, 0.0),
+              CalibrationPoint(5.0, 0.6, 0.5, 0.9, 4.0))  # fmt: skip
+    checkpoint = _calibrated_copy(trained[1], tmp_path, points)
+    edf = sorted(corpus.rglob("*.edf"))[0]
+    base = ["detect", str(edf), "--checkpoint", str(checkpoint), "--device", "cpu"]
+    silent = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "ten")])
+    assert silent.exit_code == 0, silent.output
+    assert "found none of dev's seizures" in silent.output
+    other = CliRunner().invoke(cli, [*base, "--out", str(tmp_path / "five"),
+                                     "--operating-point", "5"])  # fmt: skip
+    assert other.exit_code == 0, other.output
+    assert "found none of dev's seizures" not in other.output
 
 
 def test_detect_applies_the_calibrated_operating_point(

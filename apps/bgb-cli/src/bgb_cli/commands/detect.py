@@ -112,6 +112,12 @@ def detect(
     except ValueError as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"thresholds: {choice.describe()}", err=True)
+    if choice.dev_sensitivity == 0.0:
+        click.echo(
+            "note: at these thresholds the model found none of dev's seizures, so expect few or "
+            "no detections; another point: --operating-point FA, or --tau-on/--tau-off",
+            err=True,
+        )
     if compile_layers and torch_device.type != "cpu":
         click.echo(f"note: --compile is for CPU inference; ignored on {torch_device}", err=True)
     elif compile_layers:
