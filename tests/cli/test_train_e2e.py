@@ -17,7 +17,7 @@ import torch
 from click.testing import CliRunner
 
 import bgb_cli.commands.detect
-from bgb.calibration import CalibrationPoint
+from bgb.calibration import Calibration, CalibrationPoint
 from bgb.checkpoint import load_checkpoint
 from bgb.config import RunConfig, load_config
 from bgb.corpus import ensure_cache
@@ -624,7 +624,6 @@ def _calibrated_copy(
 ) -> Path:
     """The checkpoint with known operating points: by default 10 and 5 FA/24h usable, 1 FA/24h
     not."""
-    from bgb.calibration import Calibration
     from bgb.trained import store_calibration
 
     checkpoint = folder / "calibrated.pt"
