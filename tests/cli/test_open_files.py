@@ -158,7 +158,8 @@ def test_detect_a_thousand_files_under_256_files(
     # 1,000 inputs in one invocation: 260 detected, 300 rejected after preprocessing (five
     # flat electrodes), 200 too short and 240 not EDF at all (both rejected by the header
     # reader). Each path alone is taken often enough to exhaust the limit (the process
-    # starts with about 6 open) if it kept one descriptor per file.
+    # starts with about 6 open) if it kept one descriptor per file. Without plots, which take
+    # half the time of a detected file here; test_plots_leave_no_file_open covers them.
     assert trained.process.returncode == 0, trained.process.stderr[-4000:]
     good = corpus.edfs["dev"] + corpus.edfs["eval"]
     inputs = tmp_path / "inputs"
@@ -181,7 +182,7 @@ def test_detect_a_thousand_files_under_256_files(
     out = tmp_path / "detect"
     done = bgb_limited(
         "detect", *map(str, edfs), "--checkpoint", str(trained.run_dir / "best.pt"),
-        "--out", str(out), "--device", "cpu",
+        "--out", str(out), "--device", "cpu", "--no-plot",
     )  # fmt: skip
     assert done.returncode == 2, done.stderr[-4000:]  # 2: some inputs rejected, as designed
     assert "Too many open files" not in done.stdout + done.stderr
@@ -194,3 +195,21 @@ def test_detect_a_thousand_files_under_256_files(
     assert f"{len(rejected)} of 1000 files rejected" in done.stderr
     for edf in good:
         assert (out / f"{edf.stem}_detect.json").is_file(), edf
+    assert not list(out.glob("*.png"))
+
+
+def test_plots_leave_no_file_open(tmp_path: Path) -> None:
+    """Forty probability plots, the way detect writes them, in this process: none of them
+    leaves a descriptor open (counted in /proc/self/fd)."""
+    from bgb.plots import plot_probability_trace
+
+    probs = np.random.default_rng(0).random(RECORDING_S * SFREQ_HZ).astype(np.float32)
+    events = make_events([20.0], [40.0])
+    plot_probability_trace(tmp_path / "first.png", probs, SFREQ_HZ, events, smoothing_s=5.0)
+    opened = len(os.listdir("/proc/self/fd"))  # after matplotlib's one-off loading
+    for k in range(40):
+        plot_probability_trace(
+            tmp_path / f"{k}.png", probs, SFREQ_HZ, events, thresholds=(0.8, 0.7), smoothing_s=5.0
+        )
+    assert len(os.listdir("/proc/self/fd")) == opened
+    assert len(list(tmp_path.glob("*.png"))) == 41

@@ -53,6 +53,7 @@ def traces() -> list[np.ndarray]:
         PostprocessConfig(min_duration_s=1.0, max_duration_s=20.0),
         PostprocessConfig(opening_samples=1, closing_samples=40, merge_gap_s=5.0),
         PostprocessConfig(min_duration_s=0.5, max_duration_s=10.0, long_event_policy="cap"),
+        PostprocessConfig(min_duration_s=1.0, smoothing_s=4.0),
     ],
 )
 def test_postprocess_many_equals_postprocess(

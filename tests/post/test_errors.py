@@ -73,6 +73,8 @@ def test_nan_is_found_in_float32_traces_too() -> None:
         ({"long_event_policy": "drop"}, "long_event_policy must be one of .'split', 'cap'."),
         ({"merge_gap_s": 0.0}, "merge_gap_s must be finite and > 0"),
         ({"merge_gap_s": -1.0}, "merge_gap_s must be finite and > 0"),
+        ({"smoothing_s": 0.0}, "smoothing_s must be finite and > 0"),
+        ({"smoothing_s": float("nan")}, "smoothing_s must be finite and > 0"),
     ],
 )
 def test_bad_configs(fields: dict[str, Any], message: str) -> None:

@@ -317,7 +317,7 @@ def detect_files(checkpoint: str, edfs: Sequence[str], out_dir: str) -> dict[str
                 "duration_s": found.duration_s,
                 "csv_bi": str(found.files.csv_bi),
                 "events_tsv": str(found.files.events_tsv),
-                "png": str(found.files.png),
+                "png": None if found.files.png is None else str(found.files.png),
             }
         )
     return {"outputs": outputs, "rejected": rejected}

@@ -18,7 +18,8 @@ belong to a run, so at one threshold:
 Thresholds are visited in ascending order and tau_off grows with them, so each compact
 trace is cut from the previous one (everything dropped stays below later thresholds): the
 work shrinks as the threshold rises. Thresholds whose tau_off is 0 (every sample is in a
-run) use postprocess on the full traces.
+run) use postprocess on the full traces. When the configs smooth the trace, each trace is
+smoothed once, before all of this.
 """
 
 from __future__ import annotations
@@ -30,7 +31,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from bgb_events import EVENT_DTYPE
-from bgb_post import PostprocessConfig, as_probability_trace, close_runs, find_runs, postprocess
+from bgb_post import (
+    PostprocessConfig,
+    as_probability_trace,
+    close_runs,
+    find_runs,
+    moving_average,
+    postprocess,
+)
 
 __all__ = ["postprocess_many"]
 
@@ -197,6 +205,11 @@ def postprocess_many(
         if config != replace(reference, tau_on=config.tau_on, tau_off=config.tau_off):
             raise ValueError("postprocess_many: configs may differ only in tau_on and tau_off")
     traces = [_checked_trace(t, i) for i, t in enumerate(traces)]
+    if reference.smoothing_s is not None:
+        # Smoothing does not depend on the thresholds: once per trace, then the run rules.
+        traces = [moving_average(t, sfreq_hz, reference.smoothing_s) for t in traces]
+        configs = [replace(config, smoothing_s=None) for config in configs]
+        reference = configs[0]
     reach = _reach_samples(reference, sfreq_hz)
     results: dict[int, list[np.ndarray]] = {}
     sources: list[_Compact] = [_whole(trace, i) for i, trace in enumerate(traces)]

@@ -1,9 +1,9 @@
 """Post-processing of a per-sample seizure probability trace into events (numpy only).
 
 ``postprocess(probs, sfreq_hz, config)`` runs the whole pipeline; the steps are public too,
-on bool masks (``hysteresis``, ``opening``, ``closing``) or on runs of samples, and so is
-the check every trace goes through (``as_probability_trace``). Events are bgb_events'
-``EVENT_DTYPE``, re-exported here as the type the pipeline returns.
+on traces (``moving_average``), on bool masks (``hysteresis``, ``opening``, ``closing``) or
+on runs of samples, and so is the check every trace goes through (``as_probability_trace``).
+Events are bgb_events' ``EVENT_DTYPE``, re-exported here as the type the pipeline returns.
 """
 
 from bgb_events import EVENT_DTYPE
@@ -15,6 +15,7 @@ from ._hysteresis import hysteresis, hysteresis_runs
 from ._morphology import close_runs, closing, open_runs, opening
 from ._pipeline import postprocess
 from ._runs import Runs, find_runs, join_runs, runs_to_mask
+from ._smoothing import moving_average, window_samples
 from ._validate import as_probability_trace
 
 __all__ = [
@@ -33,8 +34,10 @@ __all__ = [
     "join_runs",
     "max_piece_samples",
     "merge_close_events",
+    "moving_average",
     "open_runs",
     "opening",
     "postprocess",
     "runs_to_mask",
+    "window_samples",
 ]

@@ -45,6 +45,11 @@ class PostprocessConfig:
     """If set (> 0), events separated by a gap shorter than this many seconds are merged
     (after closing, before the duration rule); None disables merging."""
 
+    smoothing_s: float | None = None
+    """If set (> 0), the trace is first replaced by its centred moving average over this many
+    seconds (``bgb_post.moving_average``), and the thresholds apply to that; None uses the
+    trace as it is."""
+
     def __post_init__(self) -> None:
         check_thresholds(self.tau_on, self.tau_off)
         check_length_samples(self.opening_samples, "opening_samples")
@@ -64,3 +69,5 @@ class PostprocessConfig:
             )
         if self.merge_gap_s is not None:
             check_positive_seconds(self.merge_gap_s, "merge_gap_s")
+        if self.smoothing_s is not None:
+            check_positive_seconds(self.smoothing_s, "smoothing_s")

@@ -12,6 +12,7 @@ from ._duration import apply_duration_rule, merge_close_events
 from ._events import events_from_runs_unchecked
 from ._hysteresis import hysteresis_runs_unchecked
 from ._morphology import close_runs, open_runs
+from ._smoothing import moving_average_unchecked, window_samples
 from ._validate import as_probability_trace, check_sfreq
 
 __all__ = ["postprocess"]
@@ -26,6 +27,8 @@ def postprocess(
 
     Steps, each on runs of samples (the trace is read a few times, never looped over):
 
+    0. smoothing: the trace replaced by its centred moving average over smoothing_s seconds,
+       when set; every later step, event confidences included, reads that average;
     1. hysteresis: maximal runs of p >= tau_off holding a sample with p >= tau_on;
     2. opening (runs shorter than opening_samples removed), then closing (gaps shorter
        than closing_samples filled), with the recording's borders as in ``bgb_post.opening``;
@@ -45,6 +48,8 @@ def postprocess(
         raise ValueError(f"config must be a PostprocessConfig, got {type(config).__name__}")
     trace = as_probability_trace(probs)
     sfreq = check_sfreq(sfreq_hz)
+    if config.smoothing_s is not None:
+        trace = moving_average_unchecked(trace, window_samples(config.smoothing_s, sfreq))
 
     runs = hysteresis_runs_unchecked(trace, config.tau_on, config.tau_off)
     n_hysteresis = len(runs)

@@ -58,6 +58,8 @@ class OperatingPointChoice:
         """One line for the user: which point, which thresholds."""
         post = self.post_config
         line = f"{self.source}: tau_on {post.tau_on:.4f}, tau_off {post.tau_off:.4f}"
+        if post.smoothing_s is not None:
+            line += f" on the {post.smoothing_s:g} s moving average"
         if self.dev_sensitivity is not None and self.dev_fa_per_24h is not None:
             line += (
                 f" (dev OVLP sensitivity {self.dev_sensitivity:.3f} at "
@@ -166,8 +168,8 @@ class DetectionFiles:
     """TUSZ events, with header comments naming the checkpoint and thresholds."""
     events_tsv: Path
     """BIDS/SzCORE events."""
-    png: Path
-    """The probability trace with thresholds and events."""
+    png: Path | None
+    """The probability trace with thresholds and events (None when not plotted)."""
     sidecar: Path
     """``<stem>_detect.json``: checkpoint, stride, operating point, channels."""
 
@@ -212,6 +214,7 @@ def detect(
     stride_s: float | None = None,
     stem: str | None = None,
     on_batch: Callable[[int], None] | None = None,
+    plot: bool = True,
 ) -> Detection:
     """Detect seizures in one recording: an EDF file or an MNE ``Raw``.
 
@@ -221,9 +224,10 @@ def detect(
     post-processed at the checkpoint's operating point for ``operating_point`` FA/24h
     (default 10, chosen on dev), with ``tau_on``/``tau_off`` overriding its thresholds.
 
-    With ``out_dir``, ``<stem>.csv_bi``, ``<stem>_events.tsv``, ``<stem>.png`` and
-    ``<stem>_detect.json`` are written there, each under a temporary name renamed into place
-    (``stem`` defaults to the EDF's name without suffix, or ``raw`` for a ``Raw``).
+    With ``out_dir``, ``<stem>.csv_bi``, ``<stem>_events.tsv``, ``<stem>.png`` (unless
+    ``plot`` is False) and ``<stem>_detect.json`` are written there, each under a temporary
+    name renamed into place (``stem`` defaults to the EDF's name without suffix, or ``raw``
+    for a ``Raw``).
     ``checkpoint`` may be a path or a detector :func:`bgb.load_trained` returned (loading once
     for many recordings); ``on_batch`` is called with the number of windows after each batch.
 
@@ -284,7 +288,7 @@ def detect(
     if stem is None:
         stem = output_stem(Path(recording)) if is_path else "raw"
     start = read_edf_header(Path(recording)).start if is_path else _raw_start(recording)
-    files = write_detection(detection, detector, Path(out_dir), stem, start)
+    files = write_detection(detection, detector, Path(out_dir), stem, start, plot=plot)
     return dataclasses.replace(detection, files=files)
 
 
@@ -300,15 +304,20 @@ def write_detection(
     out_dir: Path,
     stem: str,
     start: datetime | None,
+    *,
+    plot: bool = True,
 ) -> DetectionFiles:
-    """Write a detection's four files into ``out_dir`` (each renamed into place when whole)."""
+    """Write a detection's files into ``out_dir``, each renamed into place when whole.
+
+    Four files, or three with ``plot`` False (no ``<stem>.png``).
+    """
     post = detection.thresholds.post_config
     events, duration_s = detection.events, detection.duration_s
     out_dir.mkdir(parents=True, exist_ok=True)
     files = DetectionFiles(
         csv_bi=out_dir / f"{stem}.csv_bi",
         events_tsv=out_dir / f"{stem}_events.tsv",
-        png=out_dir / f"{stem}.png",
+        png=out_dir / f"{stem}.png" if plot else None,
         sidecar=out_dir / f"{stem}_detect.json",
     )
     comments = [
@@ -318,19 +327,23 @@ def write_detection(
         ("bgb_tau_off", f"{post.tau_off:.6g}"),
         ("bgb_stride_s", f"{detection.stride_s:g}"),
     ]
+    if post.smoothing_s is not None:
+        comments.append(("bgb_smoothing_s", f"{post.smoothing_s:g}"))
     with _published(files.csv_bi) as tmp:
         write_csv_bi(tmp, events, duration_s, bname=stem, comments=comments)
     with _published(files.events_tsv) as tmp:
         write_events_tsv(tmp, events, duration_s, date_time=start)
-    with _published(files.png) as tmp:
-        plot_probability_trace(
-            tmp,
-            detection.probabilities,
-            detection.sfreq_hz,
-            events,
-            thresholds=(post.tau_on, post.tau_off),
-            title=Path(detection.source).name,
-        )
+    if files.png is not None:
+        with _published(files.png) as tmp:
+            plot_probability_trace(
+                tmp,
+                detection.probabilities,
+                detection.sfreq_hz,
+                events,
+                thresholds=(post.tau_on, post.tau_off),
+                smoothing_s=post.smoothing_s,
+                title=Path(detection.source).name,
+            )
     sidecar = {
         "edf": detection.source,
         "checkpoint": str(detector.path),

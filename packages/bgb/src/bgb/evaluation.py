@@ -237,6 +237,7 @@ def _figures(
             events[i],
             reference=predictions[i].reference,
             thresholds=(post.tau_on, post.tau_off),
+            smoothing_s=post.smoothing_s,
             title=predictions[i].entry.path,
         )
         names.append(name)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bgb_post import moving_average
+
 __all__ = ["plot_probability_trace", "reduce_for_display"]
 
 DISPLAY_POINTS = 4000
@@ -34,9 +36,14 @@ def plot_probability_trace(
     *,
     reference: np.ndarray | None = None,
     thresholds: tuple[float, float] | None = None,
+    smoothing_s: float | None = None,
     title: str = "",
 ) -> None:
-    """Write a PNG of the seizure probability over time with detected (and true) events."""
+    """Write a PNG of the seizure probability over time with detected (and true) events.
+
+    With ``smoothing_s`` (the post-processing's moving average), the averaged trace, the one
+    the thresholds apply to, is drawn over the raw trace in a lighter grey.
+    """
     from matplotlib.figure import Figure
 
     shown = reduce_for_display(probs)
@@ -46,7 +53,12 @@ def plot_probability_trace(
     times = np.linspace(0.0, duration_s / scale, len(shown))
     fig = Figure(figsize=(12, 3.2))
     ax = fig.subplots()
-    ax.plot(times, shown, lw=0.7, color="0.2", label="seizure probability")
+    if smoothing_s is None:
+        ax.plot(times, shown, lw=0.7, color="0.2")
+    else:
+        averaged = reduce_for_display(moving_average(probs, sfreq_hz, smoothing_s))
+        ax.plot(times, shown, lw=0.5, color="0.75")
+        ax.plot(times, averaged, lw=0.9, color="0.1")
     for row in events:
         ax.axvspan(row["start_s"] / scale, row["stop_s"] / scale, color="tab:red", alpha=0.3, lw=0)
     if reference is not None:
@@ -68,6 +80,8 @@ def plot_probability_trace(
     caption = "red: detected events" + (
         "; blue: annotated seizures" if reference is not None else ""
     )
+    if smoothing_s is not None:
+        caption += f"; dark: mean over {smoothing_s:g} s, light: raw"
     ax.set_title(f"{title}  ({caption})" if title else caption, fontsize=9)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

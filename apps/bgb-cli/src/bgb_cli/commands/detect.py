@@ -65,6 +65,13 @@ __all__ = ["detect"]
     "off on long recordings (compiling takes tens of seconds once per process; README, "
     "'bgb detect on a CPU').",
 )
+@click.option(
+    "--no-plot",
+    "no_plot",
+    is_flag=True,
+    help="Do not write <stem>.png: on a CPU the plot takes about half the time of a short "
+    "recording (an hour-long one is mostly inference).",
+)
 def detect(
     edfs: tuple[Path, ...],
     checkpoint: Path,
@@ -75,6 +82,7 @@ def detect(
     tau_off: float | None,
     stride_s: float | None,
     compile_layers: bool,
+    no_plot: bool,
 ) -> None:
     """Detect seizures in EDF recordings with a trained checkpoint.
 
@@ -85,8 +93,8 @@ def detect(
     shipped configs). Bipolar-only and discontinuous (EDF+D) files are rejected.
     \b
     Output, per file, in --out: <stem>.csv_bi (TUSZ events, header comments naming the
-    thresholds), <stem>_events.tsv (BIDS/SzCORE), <stem>.png (probability trace) and
-    <stem>_detect.json (checkpoint, stride, operating point, post-processing).
+    thresholds), <stem>_events.tsv (BIDS/SzCORE), <stem>.png (probability trace; not with
+    --no-plot) and <stem>_detect.json (checkpoint, stride, operating point, post-processing).
     \b
     Thresholds: the checkpoint's operating point for 10 FA/24h, chosen on dev when it was
     trained or evaluated (--operating-point picks another); --tau-on/--tau-off override them.
@@ -159,6 +167,7 @@ def detect(
                     stride_s=stride_s,
                     stem=stem,
                     on_batch=progress.update,
+                    plot=not no_plot,
                 )
         except (RecordingError, OSError, ValueError, FloatingPointError) as err:
             # one input's failure is that input's rejection; the rest are still processed
@@ -174,6 +183,7 @@ def detect(
                 found.files.png,
                 found.files.sidecar,
             )
+            if p is not None
         )
         repaired = ", ".join(f"{e} ({why})" for e, why in found.interpolated.items())
         click.echo(
