@@ -657,6 +657,41 @@ def test_detect_says_when_its_point_found_no_dev_seizure(
     assert "found none of dev's seizures" not in other.output
 
 
+def test_detect_thresholds_the_averaged_trace_when_the_checkpoint_says_so(
+    trained: tuple[RunConfig, Path], corpus: Path, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    import bgb
+    from bgb.trained import store_calibration
+    from bgb_post import moving_average, postprocess
+
+    checkpoint = _calibrated_copy(trained[1], tmp_path)
+    stored = Calibration.from_dict(load_checkpoint(checkpoint)["calibration"])
+    smoothed = {**stored.postprocessing, "smoothing_s": 5.0}
+    store_calibration(checkpoint, dataclasses.replace(stored, postprocessing=smoothed))
+    edf = sorted(corpus.rglob("*.edf"))[0]
+    out = tmp_path / "out"
+    args = ["detect", str(edf), "--checkpoint", str(checkpoint), "--device", "cpu"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out), "--no-plot"])
+    assert result.exit_code == 0, result.output
+    assert "tau_on 0.3000, tau_off 0.2000 on the 5 s moving average" in result.output
+    assert "# bgb_smoothing_s = 5\n" in (out / f"{edf.stem}.csv_bi").read_text()
+    sidecar = json.loads((out / f"{edf.stem}_detect.json").read_text())
+    assert sidecar["operating_point"]["postprocessing"]["smoothing_s"] == 5.0
+    assert not (out / f"{edf.stem}.png").exists()
+    # the events are those of the plain pipeline on the averaged trace
+    found = bgb.detect(edf, checkpoint, device="cpu")
+    post = found.thresholds.post_config
+    assert post.smoothing_s == 5.0
+    averaged = moving_average(found.probabilities, found.sfreq_hz, 5.0)
+    plain = dataclasses.replace(post, smoothing_s=None)
+    assert found.events.tobytes() == postprocess(averaged, found.sfreq_hz, plain).tobytes()
+    # and not those of the raw trace (here at least the confidences, event means, differ)
+    raw = postprocess(found.probabilities, found.sfreq_hz, plain)
+    assert found.events.tobytes() != raw.tobytes()
+
+
 def test_detect_applies_the_calibrated_operating_point(
     trained: tuple[RunConfig, Path], corpus: Path, tmp_path: Path
 ) -> None:
