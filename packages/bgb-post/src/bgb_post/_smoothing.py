@@ -47,45 +47,54 @@ def moving_average_unchecked(
 ) -> NDArray[np.floating[Any]]:
     """``moving_average`` on a trace already checked, with the window in samples (odd, >= 1).
 
-    Shapes: (n_samples,) -> (n_samples,), in the trace's dtype.
+    Shapes: (n_samples,) -> (n_samples,), in the trace's dtype. Besides the result, it holds
+    only a chunk's worth of float64 sums at a time, whatever the recording's length.
     """
     if length_samples == 1:
         return trace
     n = trace.size
     half = length_samples // 2
-    means = np.empty(n, dtype=np.float64)
+    out = np.empty(n, dtype=trace.dtype)
     # 1. the interior, where every window is whole: sample i averages trace[i - half : i + half + 1]
     if n >= length_samples:
-        means[half : n - half] = _window_sums(trace, length_samples) / length_samples
+        _interior_means(trace, length_samples, out[half : n - half])
     # 2. the borders, where the window holds only the samples that exist: prefix sums from
     #    either end, each over at most 2 * half samples
     border = min(half, n)
     count = np.minimum(np.arange(border) + half + 1, n)  # samples in the window of sample i
     head = np.cumsum(trace[: min(2 * half, n)], dtype=np.float64)
-    means[:border] = head[count - 1] / count
+    out[:border] = _probabilities(head[count - 1] / count)
     tail = np.cumsum(trace[::-1][: min(2 * half, n)], dtype=np.float64)
-    means[n - border :] = (tail[count - 1] / count)[::-1]
-    # Differences of rounded sums can leave a mean of values in [0, 1] a few ulps outside
-    # that range (bound in the module docstring); the trace must stay a probability.
-    np.clip(means, 0.0, 1.0, out=means)
-    return means.astype(trace.dtype, copy=False)
+    out[n - border :] = _probabilities(tail[count - 1] / count)[::-1]
+    return out
 
 
-def _window_sums(trace: NDArray[np.floating[Any]], length_samples: int) -> NDArray[np.float64]:
-    """Sums of trace[j : j + length_samples] for every j in [0, n - length_samples].
+def _interior_means(
+    trace: NDArray[np.floating[Any]], length_samples: int, out: NDArray[np.floating[Any]]
+) -> None:
+    """Means of trace[j : j + length_samples] for every j in [0, n - length_samples], into out.
 
-    Shapes: (n_samples,) -> (n_samples - length_samples + 1,).
+    Shapes: trace (n_samples,), out (n_samples - length_samples + 1,).
     """
     n_windows = trace.size - length_samples + 1
-    sums = np.empty(n_windows, dtype=np.float64)
     running = np.empty(CHUNK_SAMPLES + length_samples, dtype=np.float64)
     running[0] = 0.0
     for first in range(0, n_windows, CHUNK_SAMPLES):
         count = min(CHUNK_SAMPLES, n_windows - first)
         span = count + length_samples - 1
         np.cumsum(trace[first : first + span], dtype=np.float64, out=running[1 : span + 1])
-        sums[first : first + count] = running[length_samples : span + 1] - running[:count]
-    return sums
+        sums = running[length_samples : span + 1] - running[:count]
+        out[first : first + count] = _probabilities(sums / length_samples)
+
+
+def _probabilities(means: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The means, pinned to [0, 1] in place.
+
+    Differences of rounded sums can leave a mean of values in [0, 1] a few ulps outside that
+    range (bound in the module docstring); the trace must stay a probability.
+    """
+    np.clip(means, 0.0, 1.0, out=means)
+    return means
 
 
 def moving_average(probs: ArrayLike, sfreq_hz: float, window_s: float) -> NDArray[np.floating[Any]]:
