@@ -664,32 +664,51 @@ def test_detect_thresholds_the_averaged_trace_when_the_checkpoint_says_so(
 
     import bgb
     from bgb.trained import store_calibration
-    from bgb_post import moving_average, postprocess
+    from bgb_post import moving_average, postprocess, postprocess_averaged
 
     checkpoint = _calibrated_copy(trained[1], tmp_path)
     stored = Calibration.from_dict(load_checkpoint(checkpoint)["calibration"])
-    smoothed = {**stored.postprocessing, "smoothing_s": 5.0}
+    # a calibration written before trim_to_raw existed reads as trim_to_raw false
+    older = {k: v for k, v in stored.postprocessing.items() if k != "trim_to_raw"}
+    smoothed = {**older, "smoothing_s": 5.0}
     store_calibration(checkpoint, dataclasses.replace(stored, postprocessing=smoothed))
     edf = sorted(corpus.rglob("*.edf"))[0]
-    out = tmp_path / "out"
-    args = ["detect", str(edf), "--checkpoint", str(checkpoint), "--device", "cpu"]
-    result = CliRunner().invoke(cli, [*args, "--out", str(out), "--no-plot"])
-    assert result.exit_code == 0, result.output
-    assert "tau_on 0.3000, tau_off 0.2000 on the 5 s moving average" in result.output
-    assert "# bgb_smoothing_s = 5\n" in (out / f"{edf.stem}.csv_bi").read_text()
-    sidecar = json.loads((out / f"{edf.stem}_detect.json").read_text())
-    assert sidecar["operating_point"]["postprocessing"]["smoothing_s"] == 5.0
-    assert not (out / f"{edf.stem}.png").exists()
-    # the events are those of the plain pipeline on the averaged trace
     found = bgb.detect(edf, checkpoint, device="cpu")
     post = found.thresholds.post_config
-    assert post.smoothing_s == 5.0
+    assert post.smoothing_s == 5.0 and not post.trim_to_raw
+    # the events are those of the plain pipeline on the averaged trace
     averaged = moving_average(found.probabilities, found.sfreq_hz, 5.0)
     plain = dataclasses.replace(post, smoothing_s=None)
     assert found.events.tobytes() == postprocess(averaged, found.sfreq_hz, plain).tobytes()
     # and not those of the raw trace (here at least the confidences, event means, differ)
     raw = postprocess(found.probabilities, found.sfreq_hz, plain)
     assert found.events.tobytes() != raw.tobytes()
+
+    # with the trim: edges from the raw trace, said in the thresholds line and the csv_bi
+    trimmed = {**smoothed, "trim_to_raw": True}
+    store_calibration(checkpoint, dataclasses.replace(stored, postprocessing=trimmed))
+    out = tmp_path / "out"
+    args = ["detect", str(edf), "--checkpoint", str(checkpoint), "--device", "cpu"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(out), "--no-plot"])
+    assert result.exit_code == 0, result.output
+    assert (
+        "tau_on 0.3000, tau_off 0.2000 on the 5 s moving average, edges from the raw trace"
+        in result.output
+    )
+    csv_bi = (out / f"{edf.stem}.csv_bi").read_text()
+    assert "# bgb_smoothing_s = 5\n" in csv_bi and "# bgb_trim_to_raw = true\n" in csv_bi
+    sidecar = json.loads((out / f"{edf.stem}_detect.json").read_text())
+    assert sidecar["operating_point"]["postprocessing"]["smoothing_s"] == 5.0
+    assert sidecar["operating_point"]["postprocessing"]["trim_to_raw"] is True
+    assert not (out / f"{edf.stem}.png").exists()
+    again = bgb.detect(edf, checkpoint, device="cpu")
+    post = again.thresholds.post_config
+    assert post.trim_to_raw
+    # bgb_post's tests show what the trim does; here, that detect runs it (this tiny model's
+    # trace stays above tau_on to the recording's ends, so its one event keeps its edges)
+    want = postprocess_averaged(averaged, again.probabilities, again.sfreq_hz, post)
+    assert again.events.tobytes() == want.tobytes()
+    assert again.events.size == found.events.size
 
 
 def test_detect_applies_the_calibrated_operating_point(

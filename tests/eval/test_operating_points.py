@@ -54,6 +54,8 @@ def traces() -> list[np.ndarray]:
         PostprocessConfig(opening_samples=1, closing_samples=40, merge_gap_s=5.0),
         PostprocessConfig(min_duration_s=0.5, max_duration_s=10.0, long_event_policy="cap"),
         PostprocessConfig(min_duration_s=1.0, smoothing_s=4.0),
+        PostprocessConfig(min_duration_s=1.0, smoothing_s=4.0, trim_to_raw=True),
+        PostprocessConfig(closing_samples=40, merge_gap_s=5.0, smoothing_s=2.0, trim_to_raw=True),
     ],
 )
 def test_postprocess_many_equals_postprocess(
@@ -66,6 +68,18 @@ def test_postprocess_many_equals_postprocess(
     for config, per_recording in zip(configs, fast, strict=True):
         for trace, events in zip(traces, per_recording, strict=True):
             np.testing.assert_array_equal(events, postprocess(trace, SFREQ_HZ, config))
+
+
+def test_trim_moves_edges_in_the_equality_traces(traces: list[np.ndarray]) -> None:
+    """The trim configs above are not vacuous: on these traces they move event edges."""
+    base = PostprocessConfig(min_duration_s=1.0, smoothing_s=4.0)
+    configs = [config_at_threshold(base, t) for t in (0.4, 0.6)]
+    trimmed = [replace(config, trim_to_raw=True) for config in configs]
+    spread = postprocess_many(traces, SFREQ_HZ, configs)
+    narrow = postprocess_many(traces, SFREQ_HZ, trimmed)
+    span = [sum(float((e["stop_s"] - e["start_s"]).sum()) for e in per) for per in spread]
+    kept = [sum(float((e["stop_s"] - e["start_s"]).sum()) for e in per) for per in narrow]
+    assert all(k < s for k, s in zip(kept, span, strict=True))
 
 
 def test_postprocess_many_rejects_bad_traces_and_mixed_configs(traces: list[np.ndarray]) -> None:

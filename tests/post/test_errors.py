@@ -75,6 +75,8 @@ def test_nan_is_found_in_float32_traces_too() -> None:
         ({"merge_gap_s": -1.0}, "merge_gap_s must be finite and > 0"),
         ({"smoothing_s": 0.0}, "smoothing_s must be finite and > 0"),
         ({"smoothing_s": float("nan")}, "smoothing_s must be finite and > 0"),
+        ({"trim_to_raw": True}, "trim_to_raw needs smoothing_s"),
+        ({"smoothing_s": 5.0, "trim_to_raw": 1}, "trim_to_raw must be true or false, got 1"),
     ],
 )
 def test_bad_configs(fields: dict[str, Any], message: str) -> None:

@@ -19,7 +19,9 @@ Thresholds are visited in ascending order and tau_off grows with them, so each c
 trace is cut from the previous one (everything dropped stays below later thresholds): the
 work shrinks as the threshold rises. Thresholds whose tau_off is 0 (every sample is in a
 run) use postprocess on the full traces. When the configs smooth the trace, each trace is
-smoothed once, before all of this.
+smoothed once, before all of this, and the clusters are those of the average; with
+``trim_to_raw`` the trace before averaging is cropped beside it, sample for sample, so that
+the trim reads the same values inside each run (a run never leaves its crop).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from bgb_post import (
     find_runs,
     moving_average,
     postprocess,
+    postprocess_averaged,
 )
 
 __all__ = ["postprocess_many"]
@@ -52,15 +55,16 @@ class _Compact:
     """A trace made of crops of recordings: ``original index = index + shift`` per crop."""
 
     trace: np.ndarray  # (n_samples,)
+    raw: np.ndarray | None  # (n_samples,): the trace before averaging, when the trim reads it
     crop_starts: np.ndarray  # (n_crops,) int64, first index of each crop, ascending
     shifts: np.ndarray  # (n_crops,) int64
     recordings: np.ndarray  # (n_crops,) int64
     peaks: np.ndarray  # (n_crops,) float64, largest value in each crop
 
 
-def _whole(trace: np.ndarray, recording: int) -> _Compact:
+def _whole(trace: np.ndarray, raw: np.ndarray | None, recording: int) -> _Compact:
     one = np.zeros(1, np.int64)
-    return _Compact(trace, one, one, np.array([recording]), np.array([np.inf]))
+    return _Compact(trace, raw, one, one, np.array([recording]), np.array([np.inf]))
 
 
 def _checked_trace(trace: np.ndarray, index: int) -> np.ndarray:
@@ -100,6 +104,7 @@ def _clusters(
 def _refine(sources: Sequence[_Compact], floor: float, peak_min: float, reach: int) -> _Compact:
     """The compact trace of the clusters of ``sources`` at ``floor`` that reach ``peak_min``."""
     pieces: list[np.ndarray] = []
+    raw_pieces: list[np.ndarray] = []
     crop_starts: list[np.ndarray] = []
     shifts: list[np.ndarray] = []
     recordings: list[np.ndarray] = []
@@ -107,6 +112,9 @@ def _refine(sources: Sequence[_Compact], floor: float, peak_min: float, reach: i
     position = 0
     dtype = np.result_type(*(source.trace for source in sources))
     separator = np.zeros(reach, dtype=dtype)
+    with_raw = sources[0].raw is not None
+    raw_dtype = np.result_type(*(s.raw for s in sources)) if with_raw else dtype
+    raw_separator = np.zeros(reach, dtype=raw_dtype)
     for source in sources:
         first, last, peaks = _clusters(source.trace, floor, reach)
         keep = peaks >= peak_min
@@ -123,14 +131,19 @@ def _refine(sources: Sequence[_Compact], floor: float, peak_min: float, reach: i
         shifts.append(source.shifts[crop] + lo - new_starts)
         recordings.append(source.recordings[crop])
         for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
-            pieces.append(source.trace[a:b])
-            pieces.append(separator)
+            pieces += (source.trace[a:b], separator)
+            if source.raw is not None:
+                raw_pieces += (source.raw[a:b], raw_separator)
         position = int(new_starts[-1] + sizes[-1] + reach)
+    raw = np.concatenate(raw_pieces) if raw_pieces else np.empty(0, raw_dtype)
     if not pieces:
         empty = np.empty(0, dtype=np.int64)
-        return _Compact(np.empty(0, dtype=dtype), empty, empty, empty, np.empty(0))
+        return _Compact(
+            np.empty(0, dtype=dtype), raw if with_raw else None, empty, empty, empty, np.empty(0)
+        )
     return _Compact(
         trace=np.concatenate(pieces),
+        raw=raw if with_raw else None,
         crop_starts=np.concatenate(crop_starts),
         shifts=np.concatenate(shifts),
         recordings=np.concatenate(recordings),
@@ -148,19 +161,32 @@ def _drop_low(compact: _Compact, peak_min: float, reach: int) -> _Compact:
     if sizes.sum() > _COPY_BELOW * compact.trace.size:
         return compact  # crops below peak_min give no event; copying would cost more
     new_starts = np.concatenate(([0], np.cumsum(sizes + reach)[:-1])).astype(np.int64)
-    separator = np.zeros(reach, dtype=compact.trace.dtype)
-    pieces: list[np.ndarray] = []
-    for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
-        pieces.append(compact.trace[a:b])
-        pieces.append(separator)
-    trace = np.concatenate(pieces) if pieces else compact.trace[:0]
     return _Compact(
-        trace=trace,
+        trace=_recropped(compact.trace, starts, stops, reach),
+        raw=None if compact.raw is None else _recropped(compact.raw, starts, stops, reach),
         crop_starts=new_starts,
         shifts=compact.shifts[keep] + starts - new_starts,
         recordings=compact.recordings[keep],
         peaks=compact.peaks[keep],
     )
+
+
+def _recropped(trace: np.ndarray, starts: np.ndarray, stops: np.ndarray, reach: int) -> np.ndarray:
+    """The crops ``[starts[i], stops[i])`` of ``trace``, each followed by ``reach`` zeros."""
+    separator = np.zeros(reach, dtype=trace.dtype)
+    pieces: list[np.ndarray] = []
+    for a, b in zip(starts.tolist(), stops.tolist(), strict=True):
+        pieces += (trace[a:b], separator)
+    return np.concatenate(pieces) if pieces else trace[:0]
+
+
+def _run(
+    trace: np.ndarray, raw: np.ndarray | None, sfreq_hz: float, config: PostprocessConfig
+) -> np.ndarray:
+    """postprocess on ``trace``, already averaged when the config smooths."""
+    if config.smoothing_s is None:
+        return postprocess(trace, sfreq_hz, config)
+    return postprocess_averaged(trace, raw, sfreq_hz, config)
 
 
 def _events_by_recording(
@@ -170,7 +196,7 @@ def _events_by_recording(
     per_recording = [np.empty(0, dtype=EVENT_DTYPE) for _ in range(n_recordings)]
     if compact.trace.size == 0:
         return per_recording
-    events = postprocess(compact.trace, sfreq_hz, config)
+    events = _run(compact.trace, compact.raw, sfreq_hz, config)
     if events.size == 0:
         return per_recording
     first_sample = np.rint(events["start_s"] * sfreq_hz).astype(np.int64)
@@ -205,19 +231,24 @@ def postprocess_many(
         if config != replace(reference, tau_on=config.tau_on, tau_off=config.tau_off):
             raise ValueError("postprocess_many: configs may differ only in tau_on and tau_off")
     traces = [_checked_trace(t, i) for i, t in enumerate(traces)]
+    raws: list[np.ndarray] | list[None] = [None] * len(traces)
     if reference.smoothing_s is not None:
         # Smoothing does not depend on the thresholds: once per trace, then the run rules.
+        if reference.trim_to_raw:
+            raws = traces
         traces = [moving_average(t, sfreq_hz, reference.smoothing_s) for t in traces]
-        configs = [replace(config, smoothing_s=None) for config in configs]
-        reference = configs[0]
     reach = _reach_samples(reference, sfreq_hz)
     results: dict[int, list[np.ndarray]] = {}
-    sources: list[_Compact] = [_whole(trace, i) for i, trace in enumerate(traces)]
+    sources = [
+        _whole(trace, raw, i) for i, (trace, raw) in enumerate(zip(traces, raws, strict=True))
+    ]
     scanned_floor = -math.inf
     for index in sorted(range(len(configs)), key=lambda i: configs[i].tau_on):
         config = configs[index]
         if config.tau_off <= 0:
-            results[index] = [postprocess(t, sfreq_hz, config) for t in traces]
+            results[index] = [
+                _run(t, raw, sfreq_hz, config) for t, raw in zip(traces, raws, strict=True)
+            ]
             continue
         if config.tau_off >= scanned_floor + _RESCAN_STEP:
             compact = _refine(sources, config.tau_off, config.tau_on, reach)

@@ -1,8 +1,10 @@
 """Post-processing of a per-sample seizure probability trace into events (numpy only).
 
-``postprocess(probs, sfreq_hz, config)`` runs the whole pipeline; the steps are public too,
-on traces (``moving_average``), on bool masks (``hysteresis``, ``opening``, ``closing``) or
-on runs of samples, and so is the check every trace goes through (``as_probability_trace``).
+``postprocess(probs, sfreq_hz, config)`` runs the whole pipeline (``postprocess_averaged``
+the part after the moving average); the steps are public too, on traces
+(``moving_average``), on bool masks (``hysteresis``, ``opening``, ``closing``) or on runs of
+samples (``trim_runs`` among them), and so is the check every trace goes through
+(``as_probability_trace``).
 Events are bgb_events' ``EVENT_DTYPE``, re-exported here as the type the pipeline returns.
 """
 
@@ -13,9 +15,10 @@ from ._duration import LongEventPolicy, apply_duration_rule, max_piece_samples, 
 from ._events import events_from_runs
 from ._hysteresis import hysteresis, hysteresis_runs
 from ._morphology import close_runs, closing, open_runs, opening
-from ._pipeline import postprocess
+from ._pipeline import postprocess, postprocess_averaged
 from ._runs import Runs, find_runs, join_runs, runs_to_mask
 from ._smoothing import moving_average, window_samples
+from ._trim import trim_runs
 from ._validate import as_probability_trace
 
 __all__ = [
@@ -38,6 +41,8 @@ __all__ = [
     "open_runs",
     "opening",
     "postprocess",
+    "postprocess_averaged",
     "runs_to_mask",
+    "trim_runs",
     "window_samples",
 ]

@@ -50,6 +50,12 @@ class PostprocessConfig:
     seconds (``bgb_post.moving_average``), and the thresholds apply to that; None uses the
     trace as it is."""
 
+    trim_to_raw: bool = False
+    """With smoothing_s: each event's edges move in to its first and last sample whose
+    probability before averaging reaches tau_on (``bgb_post.trim_runs``), after merging and
+    before the duration rule. The average finds the events; the trace it came from places
+    their edges, which the average spreads by up to half its window on each side."""
+
     def __post_init__(self) -> None:
         check_thresholds(self.tau_on, self.tau_off)
         check_length_samples(self.opening_samples, "opening_samples")
@@ -71,3 +77,9 @@ class PostprocessConfig:
             check_positive_seconds(self.merge_gap_s, "merge_gap_s")
         if self.smoothing_s is not None:
             check_positive_seconds(self.smoothing_s, "smoothing_s")
+        if not isinstance(self.trim_to_raw, bool):
+            raise ValueError(f"trim_to_raw must be true or false, got {self.trim_to_raw!r}")
+        if self.trim_to_raw and self.smoothing_s is None:
+            raise ValueError(
+                "trim_to_raw needs smoothing_s: without an average there is nothing to trim"
+            )

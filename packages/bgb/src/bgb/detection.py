@@ -60,6 +60,8 @@ class OperatingPointChoice:
         line = f"{self.source}: tau_on {post.tau_on:.4f}, tau_off {post.tau_off:.4f}"
         if post.smoothing_s is not None:
             line += f" on the {post.smoothing_s:g} s moving average"
+            if post.trim_to_raw:
+                line += ", edges from the raw trace"
         if self.dev_sensitivity is not None and self.dev_fa_per_24h is not None:
             line += (
                 f" (dev OVLP sensitivity {self.dev_sensitivity:.3f} at "
@@ -329,6 +331,7 @@ def write_detection(
     ]
     if post.smoothing_s is not None:
         comments.append(("bgb_smoothing_s", f"{post.smoothing_s:g}"))
+        comments.append(("bgb_trim_to_raw", "true" if post.trim_to_raw else "false"))
     with _published(files.csv_bi) as tmp:
         write_csv_bi(tmp, events, duration_s, bname=stem, comments=comments)
     with _published(files.events_tsv) as tmp:

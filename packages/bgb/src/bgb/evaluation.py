@@ -196,7 +196,9 @@ def _settings_differ(calibration: Calibration, config: RunConfig) -> str | None:
             f"inference stride {calibration.inference_stride_s} s there, "
             f"{config.inference_stride_s()} s here"
         )
-    if calibration.postprocessing != dataclasses.asdict(config.postprocess_config()):
+    # Through the dataclass, so that fields added since the checkpoint take their defaults.
+    stored = dataclasses.asdict(PostprocessConfig(**calibration.postprocessing))
+    if stored != dataclasses.asdict(config.postprocess_config()):
         return "other post-processing settings"
     return None
 
