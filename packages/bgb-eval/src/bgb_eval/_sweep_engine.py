@@ -110,11 +110,6 @@ def _refine(sources: Sequence[_Compact], floor: float, peak_min: float, reach: i
     recordings: list[np.ndarray] = []
     crop_peaks: list[np.ndarray] = []
     position = 0
-    dtype = np.result_type(*(source.trace for source in sources))
-    separator = np.zeros(reach, dtype=dtype)
-    with_raw = sources[0].raw is not None
-    raw_dtype = np.result_type(*(s.raw for s in sources)) if with_raw else dtype
-    raw_separator = np.zeros(reach, dtype=raw_dtype)
     for source in sources:
         first, last, peaks = _clusters(source.trace, floor, reach)
         keep = peaks >= peak_min
@@ -130,25 +125,31 @@ def _refine(sources: Sequence[_Compact], floor: float, peak_min: float, reach: i
         crop_starts.append(new_starts)
         shifts.append(source.shifts[crop] + lo - new_starts)
         recordings.append(source.recordings[crop])
-        for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
-            pieces += (source.trace[a:b], separator)
-            if source.raw is not None:
-                raw_pieces += (source.raw[a:b], raw_separator)
+        pieces.append(_recropped(source.trace, lo, hi, reach))
+        if source.raw is not None:
+            raw_pieces.append(_recropped(source.raw, lo, hi, reach))
         position = int(new_starts[-1] + sizes[-1] + reach)
-    raw = np.concatenate(raw_pieces) if raw_pieces else np.empty(0, raw_dtype)
+    trace = _joined(pieces, [source.trace for source in sources])
+    raw = None
+    if sources[0].raw is not None:
+        raw = _joined(raw_pieces, [source.raw for source in sources if source.raw is not None])
     if not pieces:
         empty = np.empty(0, dtype=np.int64)
-        return _Compact(
-            np.empty(0, dtype=dtype), raw if with_raw else None, empty, empty, empty, np.empty(0)
-        )
+        return _Compact(trace, raw, empty, empty, empty, np.empty(0))
     return _Compact(
-        trace=np.concatenate(pieces),
-        raw=raw if with_raw else None,
+        trace=trace,
+        raw=raw,
         crop_starts=np.concatenate(crop_starts),
         shifts=np.concatenate(shifts),
         recordings=np.concatenate(recordings),
         peaks=np.concatenate(crop_peaks),
     )
+
+
+def _joined(pieces: list[np.ndarray], whole: list[np.ndarray]) -> np.ndarray:
+    """``pieces`` in one array, of the dtype of the ``whole`` traces they were cut from."""
+    dtype = np.result_type(*whole)
+    return np.concatenate(pieces).astype(dtype, copy=False) if pieces else np.empty(0, dtype)
 
 
 def _drop_low(compact: _Compact, peak_min: float, reach: int) -> _Compact:

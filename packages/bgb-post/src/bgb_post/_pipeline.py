@@ -36,8 +36,8 @@ def postprocess(
     2. opening (runs shorter than opening_samples removed), then closing (gaps shorter
        than closing_samples filled), with the recording's borders as in ``bgb_post.opening``;
     3. merging of events closer than merge_gap_s seconds, when set;
-    3b. with trim_to_raw, each run narrowed to its first and last sample whose probability
-       before averaging reaches tau_on (``bgb_post.trim_runs``);
+    3b. edge trim, with trim_to_raw: each run narrowed to its first and last sample whose
+       probability before averaging reaches tau_on (``bgb_post.trim_runs``);
     4. duration rule: events under min_duration_s removed, events over max_duration_s
        split or capped by long_event_policy;
     5. events: start_s = first sample / sfreq_hz, stop_s = (last sample + 1) / sfreq_hz,
