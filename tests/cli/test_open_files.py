@@ -27,6 +27,7 @@ _HARD = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.stress,
     pytest.mark.skipif(
         sys.platform != "linux" or (_HARD != resource.RLIM_INFINITY and _HARD < OPEN_FILE_LIMIT),
         reason=f"needs Linux and a hard open-file limit of at least {OPEN_FILE_LIMIT}",

@@ -177,6 +177,7 @@ def read_under_limit(cache: Path, max_open: int, workers: int) -> subprocess.Com
 
 
 @pytest.mark.slow
+@pytest.mark.stress
 @needs_proc
 def test_a_thousand_recordings_read_under_256_descriptors(
     window_cache: Callable[..., Path],
