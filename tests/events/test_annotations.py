@@ -73,6 +73,15 @@ def test_csv_bi_overlapping_rows_are_merged_unsorted_rows_sorted(tmp_path: Path)
     np.testing.assert_array_equal(ann.events["confidence"], [1.0, 0.2])
 
 
+def test_csv_bi_touching_rows_merge_unless_kept_apart(tmp_path: Path) -> None:
+    rows = "TERM,300,600,seiz,0.9\nTERM,0,300,seiz,0.4\nTERM,590,620,seiz,0.1\n"
+    path = _write(tmp_path, "t.csv_bi", HEADER + rows)
+    assert read_csv_bi(path).events.tolist() == [(0.0, 620.0, 0.9)]
+    # Kept apart, the touching pair stays two events; the overlapping row still merges.
+    apart = read_csv_bi(path, merge_touching=False).events
+    assert apart.tolist() == [(0.0, 300.0, 0.4), (300.0, 620.0, 0.9)]
+
+
 def test_channel_level_csv_is_union_over_channels(tmp_path: Path) -> None:
     rows = (
         "FP1-F7,10.0,20.0,fnsz,1.0\n"

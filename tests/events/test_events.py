@@ -18,11 +18,15 @@ events_on_a_grid = st.lists(
 )
 
 
-def merge_by_loop(triples: list[tuple[float, float, float]]) -> list[tuple[float, float, float]]:
-    """The reference: visit events by start and extend the last group while they touch it."""
+def merge_by_loop(
+    triples: list[tuple[float, float, float]], touching: bool = True
+) -> list[tuple[float, float, float]]:
+    """The reference: visit events by start and extend the last group while they overlap it
+    (or touch it, with ``touching``)."""
     merged: list[tuple[float, float, float]] = []
     for start, stop, confidence in sorted(triples):
-        if merged and start <= merged[-1][1]:
+        joins = merged and (start <= merged[-1][1] if touching else start < merged[-1][1])
+        if joins:
             first, last, best = merged[-1]
             merged[-1] = (first, max(last, stop), max(best, confidence))
         else:
@@ -41,14 +45,22 @@ def test_make_events_defaults_to_full_confidence() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(triples=events_on_a_grid)
+@given(triples=events_on_a_grid, touching=st.booleans())
 def test_merge_overlapping_equals_the_loop_reference(
-    triples: list[tuple[float, float, float]],
+    triples: list[tuple[float, float, float]], touching: bool
 ) -> None:
     starts, stops, confidences = zip(*triples, strict=True) if triples else ((), (), ())
-    merged = merge_overlapping(make_events(starts, stops, confidences))
-    assert merged.tolist() == merge_by_loop(triples)
+    merged = merge_overlapping(make_events(starts, stops, confidences), touching=touching)
+    assert merged.tolist() == merge_by_loop(triples, touching)
     assert check_events(merged, "merged") is merged
+
+
+def test_touching_events_merge_only_by_default() -> None:
+    pieces = make_events([0.0, 600.0, 900.0], [600.0, 900.0, 950.0], [0.5, 0.9, 0.7])
+    assert merge_overlapping(pieces).tolist() == [(0.0, 950.0, 0.9)]
+    assert merge_overlapping(pieces, touching=False).tolist() == pieces.tolist()
+    overlapping = make_events([0.0, 599.0], [600.0, 900.0], [0.5, 0.9])
+    assert merge_overlapping(overlapping, touching=False).tolist() == [(0.0, 900.0, 0.9)]
 
 
 @pytest.mark.parametrize(

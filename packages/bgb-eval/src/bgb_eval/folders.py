@@ -3,6 +3,11 @@
 Files are matched by their path relative to each folder. Each recording's duration is the
 reference file's ``# duration`` line (an error when absent). A hypothesis that states a
 duration must agree with the reference to within :data:`DURATION_TOLERANCE_S`.
+
+Hypothesis events are scored as written: rows that touch stay separate events (NEDC counts
+the events it is given; a long detection that post-processing split into touching pieces
+is scored piece by piece, as the training report scores it). Rows that overlap are merged.
+Reference rows that touch are one seizure, as everywhere else in bgb.
 """
 
 from __future__ import annotations
@@ -49,7 +54,7 @@ def _list_some(paths: list[Path], folder: Path, limit: int = 5) -> str:
 
 def _hypothesis_events(path: Path, duration_s: float) -> np.ndarray:
     """Hypothesis events of ``path`` fitted to the reference duration (see module doc)."""
-    hyp = read_csv_bi(path)
+    hyp = read_csv_bi(path, merge_touching=False)
     if hyp.duration_s is not None and abs(hyp.duration_s - duration_s) > DURATION_TOLERANCE_S:
         raise AnnotationError(
             f"{path}: duration {hyp.duration_s} s differs from the reference's {duration_s} s"

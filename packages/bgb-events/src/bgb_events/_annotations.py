@@ -2,7 +2,10 @@
 
 Every reader returns an :class:`Annotation` whose ``events`` are the term-level seizure
 intervals: sorted, overlapping or touching intervals merged (confidence of a merge is the
-maximum), as an ``EVENT_DTYPE`` array.
+maximum), as an ``EVENT_DTYPE`` array. :func:`read_csv_bi` can keep touching intervals
+apart (``merge_touching=False``): that is how a detector's output is read for scoring,
+where each event written is one event, as NEDC's scorer counts them (a long detection
+split into touching pieces by post-processing is several events, not one).
 
 Formats:
 
@@ -113,9 +116,13 @@ def read_annotation(path: str | Path) -> Annotation:
     raise AnnotationError(f"{path}: unknown annotation format (expected .csv_bi, .csv or .tsv)")
 
 
-def read_csv_bi(path: str | Path) -> Annotation:
-    """Read a TUSZ term-level ``.csv_bi`` file (channel ``TERM`` on every row)."""
-    return _read_tusz(Path(path), term_level=True)
+def read_csv_bi(path: str | Path, *, merge_touching: bool = True) -> Annotation:
+    """Read a TUSZ term-level ``.csv_bi`` file (channel ``TERM`` on every row).
+
+    Overlapping rows are always merged; rows that only touch are merged unless
+    ``merge_touching`` is False (see the module doc).
+    """
+    return _read_tusz(Path(path), term_level=True, merge_touching=merge_touching)
 
 
 def read_tusz_csv(path: str | Path) -> Annotation:
@@ -143,7 +150,7 @@ def _parse_float(text: str, what: str, where: str) -> float:
     return value
 
 
-def _read_tusz(path: Path, *, term_level: bool) -> Annotation:
+def _read_tusz(path: Path, *, term_level: bool, merge_touching: bool = True) -> Annotation:
     duration_s: float | None = None
     header_seen = False
     rows: list[tuple[float, float, float, int]] = []
@@ -184,7 +191,7 @@ def _read_tusz(path: Path, *, term_level: bool) -> Annotation:
             rows.append((start, stop, conf, lineno))
     if not header_seen:
         raise AnnotationError(f"{path}: no header line {','.join(_CSV_HEADER)!r} found")
-    return _finish(path, rows, duration_s)
+    return _finish(path, rows, duration_s, merge_touching=merge_touching)
 
 
 def _parse_duration(line: str, where: str) -> float | None:
@@ -208,7 +215,11 @@ def _check_interval(start: float, stop: float, where: str) -> None:
 
 
 def _finish(
-    path: Path, rows: list[tuple[float, float, float, int]], duration_s: float | None
+    path: Path,
+    rows: list[tuple[float, float, float, int]],
+    duration_s: float | None,
+    *,
+    merge_touching: bool = True,
 ) -> Annotation:
     """Check rows against the duration (clipping within the slack) and merge them."""
     starts, stops, confs = [], [], []
@@ -238,7 +249,7 @@ def _finish(
         confs.append(conf)
     events = make_events(starts, stops, confs)
     if len(starts) > 1:
-        events = merge_overlapping(events)
+        events = merge_overlapping(events, touching=merge_touching)
     return Annotation(events=events, duration_s=duration_s, path=path)
 
 

@@ -44,10 +44,12 @@ def make_events(
     return events
 
 
-def merge_overlapping(events: np.ndarray) -> np.ndarray:
-    """Sort events and merge those that overlap or touch; confidence of a merge is the max.
+def merge_overlapping(events: np.ndarray, *, touching: bool = True) -> np.ndarray:
+    """Sort events and merge those that overlap; confidence of a merge is the max.
 
-    Input events must each be finite with ``start_s < stop_s``.
+    With ``touching`` (the default), events that only touch (one stops where the next
+    starts) are merged too; without it they stay apart, as separate events. Input events
+    must each be finite with ``start_s < stop_s``.
     """
     if events.size == 0:
         return np.empty(0, dtype=EVENT_DTYPE)
@@ -56,7 +58,8 @@ def merge_overlapping(events: np.ndarray) -> np.ndarray:
     # A new group starts where the start lies beyond every earlier stop.
     running_stop = np.maximum.accumulate(stops)
     new_group = np.ones(ordered.size, dtype=bool)
-    new_group[1:] = starts[1:] > running_stop[:-1]
+    beyond = np.greater if touching else np.greater_equal
+    new_group[1:] = beyond(starts[1:], running_stop[:-1])
     first = np.flatnonzero(new_group)
     last = np.append(first[1:], ordered.size) - 1
     merged = np.empty(first.size, dtype=EVENT_DTYPE)

@@ -33,7 +33,8 @@ def score(ref_dir: Path, hyp_dir: Path, json_out: Path | None, missing_as_empty:
     """Score the .csv_bi files of HYP against those of REF (matched by relative path).
 
     Prints OVLP, TAES and SzCORE counts, sensitivity and false alarms per 24 h, pooled
-    over all recordings; durations come from the references' '# duration' lines.
+    over all recordings; durations come from the references' '# duration' lines. Each
+    hypothesis row is one event, even where it touches the next (overlapping rows merge).
     """
     from bgb_eval import score_folders
     from bgb_events import AnnotationError
