@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import bgb_data._cache
 from bgb_data import (
     ELECTRODES,
     Manifest,
@@ -19,6 +20,7 @@ from bgb_data import (
     open_signal,
     write_edf,
 )
+from bgb_data._task import Task
 from bgb_events import make_events, write_csv_bi
 
 
@@ -101,6 +103,44 @@ def test_bad_recordings_are_skipped_with_reasons(corpus: Path, tmp_path: Path) -
     assert len(skipped) == 7
     assert all((r.message and r.path in r.message) or "edf" in (r.message or "") for r in skipped)
     assert all(r.signal_file is None for r in skipped)
+
+
+class DyingTask(Task):
+    """A task whose worker process exits as it receives it: it unpickles as ``os._exit(3)``,
+    as a process killed by the OS for memory would vanish."""
+
+    def __reduce__(self) -> tuple[object, tuple[int]]:
+        return (os._exit, (3,))
+
+
+@pytest.mark.slow
+def test_a_recording_that_kills_its_worker_fails_alone(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    for i in range(8):  # more recordings than the pool holds in flight, so some wait
+        add_recording(corpus, f"train/zzmany{i:02d}/s001_2010/01_tcp_ar/zzmany{i:02d}_s001_t000")
+    victim = "edf/train/zzmany03/s001_2010/01_tcp_ar/zzmany03_s001_t000.edf"
+    n_edf = len(list((corpus / "edf").rglob("*.edf")))
+
+    def task(source: object, *rest: object) -> Task:
+        kind = DyingTask if getattr(source, "rel_path", None) == victim else Task
+        return kind(source, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bgb_data._cache, "Task", task)
+    seen: list[int] = []
+    summary = build_cache(
+        corpus, tmp_path / "cache", workers=2, progress=lambda d, t, e: seen.append(d)
+    )
+    assert [path for path, _, _ in summary.failed] == [victim]
+    assert "the process preparing it died" in summary.failed[0][2]
+    assert summary.n_ok == n_edf - 1 and summary.n_skipped == 0
+    assert seen == list(range(1, n_edf + 1))  # every recording reported once
+    pool_deaths = [r for r in caplog.records if "worker process died" in r.getMessage()]
+    assert len(pool_deaths) == 1
+    # Not stored as an entry, so the next build (here one whose worker survives) retries it.
+    monkeypatch.undo()
+    again = build_cache(corpus, tmp_path / "cache", workers=2)
+    assert (again.n_ok, again.n_failed, again.n_reused) == (n_edf, 0, n_edf - 1)
 
 
 def test_rerun_reuses_force_rebuilds_and_changed_files_redo(corpus: Path, tmp_path: Path) -> None:

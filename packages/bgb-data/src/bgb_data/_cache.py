@@ -12,17 +12,23 @@ recipe and whose source file is unchanged is reused), and atomic (see ``_task``)
 build at a time per cache folder (a lock file enforces it). A recording that fails never
 stops the build: a bad input is skipped with a documented reason
 (:data:`bgb_data.SKIP_REASONS`), anything else is logged with its traceback and reported
-as failed (reason ``unexpected_error``).
+as failed (reason ``unexpected_error``). That includes a recording whose worker process
+dies (killed by the OS for memory, a crash in native code): the pool is restarted, the few
+recordings that were in flight are prepared one at a time to find the one that kills its
+process, and the build goes on with the rest.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import multiprocessing
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,8 +52,18 @@ __all__ = [
     "remove_scratch",
 ]
 
+logger = logging.getLogger(__name__)
+
 ProgressCallback = Callable[[int, int, RecordingEntry], None]
 """Called after each recording with (done, total, entry)."""
+
+IN_FLIGHT_PER_WORKER = 2
+"""Recordings handed to the pool per worker at a time: enough to keep every worker busy,
+few enough that a pool broken by a dying worker leaves only a handful of suspects."""
+
+
+class WorkerDiedError(RuntimeError):
+    """The process preparing a recording died instead of returning or raising."""
 
 
 @dataclass
@@ -145,18 +161,68 @@ def _run(tasks: list[Task], workers: int) -> Iterator[RecordingEntry]:
         for task in tasks:
             yield process_guarded(task)
         return
+    queue = deque(tasks)
+    while queue:
+        suspects = yield from _pool_pass(queue, workers)
+        if suspects:
+            logger.error(
+                "a cache worker process died with %d recordings in flight; preparing each of "
+                "them alone to find the one that kills it, then the %d left",
+                len(suspects),
+                len(queue),
+            )
+            for task in suspects:
+                yield _alone(task)
+
+
+def _pool_pass(queue: deque[Task], workers: int) -> Generator[RecordingEntry, None, list[Task]]:
+    """Entries of tasks taken from ``queue`` by one process pool, at most
+    :data:`IN_FLIGHT_PER_WORKER` per worker at a time. Returns the tasks in flight when a
+    worker died and broke the pool (none when the queue ran out)."""
     context = multiprocessing.get_context("spawn")  # no fork of a parent holding threads
+    limit = workers * IN_FLIGHT_PER_WORKER
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures: dict[Future[RecordingEntry], Task] = {pool.submit(process, t): t for t in tasks}
-        for future in as_completed(futures):
-            yield _result(future, futures[future])
+        running: dict[Future[RecordingEntry], Task] = {}
+        while queue or running:
+            while queue and len(running) < limit:
+                try:
+                    future = pool.submit(process, queue[0])
+                except BrokenProcessPool:
+                    return list(running.values())
+                running[future] = queue.popleft()
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            broken = False
+            for future in sorted(done, key=lambda f: running[f].source.rel_path):
+                task = running.pop(future)
+                try:
+                    entry = future.result()
+                except BrokenProcessPool:
+                    running[future] = task  # outcome unknown: a suspect
+                    broken = True
+                    continue
+                except Exception as err:  # recorded as skipped and logged with its traceback
+                    entry = unexpected_entry(task, err)
+                yield entry
+            if broken:
+                return list(running.values())
+    return []
 
 
-def _result(future: Future[RecordingEntry], task: Task) -> RecordingEntry:
-    try:
-        return future.result()
-    except Exception as err:  # recorded as skipped and logged with its traceback
-        return unexpected_entry(task, err)
+def _alone(task: Task) -> RecordingEntry:
+    """The entry of one task prepared in a process of its own; a process that dies makes it
+    a failed entry (retried next build) instead of stopping the build."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        try:
+            return pool.submit(process, task).result()
+        except BrokenProcessPool:
+            died = WorkerDiedError(
+                "the process preparing it died (killed by the operating system, for example "
+                "for lack of memory, or a crash in native code)"
+            )
+            return unexpected_entry(task, died)
+        except Exception as err:  # recorded as skipped and logged with its traceback
+            return unexpected_entry(task, err)
 
 
 @contextmanager
