@@ -193,15 +193,12 @@ def _pool_pass(queue: deque[Task], workers: int) -> Generator[RecordingEntry, No
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             broken = False
             for future in sorted(done, key=lambda f: running[f].source.rel_path):
-                task = running.pop(future)
                 try:
-                    entry = future.result()
+                    entry = _result(future, running[future])
                 except BrokenProcessPool:
-                    running[future] = task  # outcome unknown: a suspect
-                    broken = True
+                    broken = True  # outcome unknown: the task stays in running, a suspect
                     continue
-                except Exception as err:  # recorded as skipped and logged with its traceback
-                    entry = unexpected_entry(task, err)
+                del running[future]
                 yield entry
             if broken:
                 return list(running.values())
@@ -214,15 +211,24 @@ def _alone(task: Task) -> RecordingEntry:
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         try:
-            return pool.submit(process, task).result()
+            return _result(pool.submit(process, task), task)
         except BrokenProcessPool:
             died = WorkerDiedError(
                 "the process preparing it died (killed by the operating system, for example "
                 "for lack of memory, or a crash in native code)"
             )
             return unexpected_entry(task, died)
-        except Exception as err:  # recorded as skipped and logged with its traceback
-            return unexpected_entry(task, err)
+
+
+def _result(future: Future[RecordingEntry], task: Task) -> RecordingEntry:
+    """The future's entry; an exception raised by the task becomes its failed entry, a
+    broken pool (:class:`BrokenProcessPool`) is raised for the caller to handle."""
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise
+    except Exception as err:  # recorded as skipped and logged with its traceback
+        return unexpected_entry(task, err)
 
 
 @contextmanager
