@@ -12,6 +12,7 @@ from bgb_data import (
     Manifest,
     Recipe,
     build_recording,
+    failed_recording,
     plan_cache_build,
     write_manifest,
 )
@@ -82,6 +83,23 @@ def test_a_bad_recording_gives_a_skipped_entry(tiny_corpus: Path, tmp_path: Path
     assert listed.path == rel and listed.status == "skipped"
 
 
+def test_a_step_that_never_returned_is_listed_and_retried(
+    tiny_corpus: Path, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    plan = plan_cache_build(tiny_corpus, cache)
+    lost, *rest = plan.pending
+    entries = [build_recording(tiny_corpus, cache, rel) for rel in rest]
+    failed = failed_recording(tiny_corpus, cache, lost, "container exited with code 137")
+    assert (failed.path, failed.status, failed.reason) == (lost, "skipped", "unexpected_error")
+    assert "container exited with code 137" in (failed.message or "")
+    write_manifest(tiny_corpus, cache, [*entries, failed])
+    listed = {e.path: e for e in Manifest.load(cache).select(status=None)}
+    assert set(listed) == set(plan.pending) and listed[lost].reason == "unexpected_error"
+    # nothing of it was stored, so the next plan builds it again
+    assert plan_cache_build(tiny_corpus, cache).pending == (lost,)
+
+
 @pytest.mark.parametrize(
     "rel_path",
     ["edf/train/nobody/s001/01_tcp_ar/missing.edf", "../outside.edf", "edf/notes.txt"],
@@ -91,6 +109,8 @@ def test_build_recording_rejects_paths_outside_the_tree(
 ) -> None:
     with pytest.raises(ValueError, match="no such EDF"):
         build_recording(tiny_corpus, tmp_path / "cache", rel_path)
+    with pytest.raises(ValueError, match="no such EDF"):
+        failed_recording(tiny_corpus, tmp_path / "cache", rel_path, "died")
 
 
 def test_write_manifest_rejects_foreign_entries(tiny_corpus: Path, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ the same launcher as ``modal run``; arguments cross a pickle round trip as they 
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import shutil
 import subprocess
@@ -53,8 +54,17 @@ class LocalFunction:
         *inputs: Iterable[Any],
         kwargs: dict[str, Any] | None = None,
         order_outputs: bool = True,
+        return_exceptions: bool = False,
     ) -> list[Any]:
-        return [self.remote(*items, **(kwargs or {})) for items in zip(*inputs, strict=True)]
+        results = []
+        for items in zip(*inputs, strict=True):
+            try:
+                results.append(self.remote(*items, **(kwargs or {})))
+            except Exception as err:  # as Modal hands back a failed input
+                if not return_exceptions:
+                    raise
+                results.append(err)
+        return results
 
     def with_options(self, **options: Any) -> LocalFunction:
         self.options.append(options)
@@ -118,6 +128,42 @@ def test_build_cache_fans_out_and_matches_the_local_build(corpus: Path, tmp_path
 
     again, lines = run("build-cache", config=str(config), overrides=["data.limit_files=3"])
     assert (again.n_selected, again.n_built, again.n_reused) == (7, 1, 6)
+
+
+class ContainerDied(Exception):
+    """Stands in for what Modal returns when an input's container exits mid-call."""
+
+
+class DyingBuild(LocalFunction):
+    """``build_recording`` whose container dies on one recording."""
+
+    def __init__(self, dies_on: str) -> None:
+        super().__init__(modal_app.build_recording)
+        self.dies_on = dies_on
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        if args[0] == self.dies_on:
+            raise ContainerDied("exit code 137")
+        return super().remote(*args, **kwargs)
+
+
+def test_a_build_step_whose_container_dies_fails_alone(corpus: Path, tmp_path: Path) -> None:
+    config = write_config(tmp_path, corpus)
+    victim = "edf/dev/" + next(
+        p.relative_to(corpus / "edf" / "dev").as_posix()
+        for p in sorted((corpus / "edf" / "dev").rglob("*.edf"))
+    )
+    functions = dataclasses.replace(local_functions(), build_recording=DyingBuild(victim))
+    outcome, lines = run("build-cache", config=str(config), functions=functions)
+    assert (outcome.n_selected, outcome.n_ok) == (6, 5)
+    assert outcome.skipped == [(victim, "unexpected_error")]
+    assert any(victim in line and "ContainerDied: exit code 137" in line for line in lines)
+    entry = {e.path: e for e in Manifest.load(tmp_path / "cache").recordings}[victim]
+    assert entry.status == "skipped" and "exit code 137" in (entry.message or "")
+
+    # not stored: the next build retries it, and builds it
+    again, _ = run("build-cache", config=str(config))
+    assert (again.n_built, again.n_reused, again.n_ok) == (1, 5, 6)
 
 
 @pytest.fixture(scope="module")

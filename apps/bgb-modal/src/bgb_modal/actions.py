@@ -29,6 +29,7 @@ from bgb_data import (
     RecordingEntry,
     RecordingError,
     build_recording,
+    failed_recording,
     plan_cache_build,
     write_manifest,
 )
@@ -154,17 +155,26 @@ def build_one(rel_path: str, source: ConfigSource) -> dict[str, Any]:
 
 
 def finish_cache(
-    source: ConfigSource, plan: CachePlan, entries: Sequence[dict[str, Any]]
+    source: ConfigSource,
+    plan: CachePlan,
+    entries: Sequence[dict[str, Any]],
+    died: Sequence[tuple[str, str]] = (),
 ) -> CacheOutcome:
     """Step 3: write the manifest from the stored entries and those step 2 returned.
 
     Entries that step 2 did not store (unexpected errors, retried by the next build) must be
-    among ``entries`` to be listed; all others are read back from the cache.
+    among ``entries`` to be listed; all others are read back from the cache. ``died`` holds
+    (path, what happened) for each step 2 that returned nothing (its container died or ran out
+    of time): listed as unexpected errors too, so one such recording does not stop the build.
     """
     config = source.load()
     if config.data.root is None:
         raise bgb.ConfigError(f"{source.name}: data.root is not set")
     built = [RecordingEntry.from_dict(e) for e in entries]
+    built += [
+        failed_recording(config.data.root, config.data.cache_dir, path, message)
+        for path, message in died
+    ]
     path = write_manifest(config.data.root, config.data.cache_dir, built)
     listed = {e.path: e for e in Manifest.load(config.data.cache_dir).recordings}
     missing = [p for p in plan.selected if p not in listed]

@@ -95,11 +95,14 @@ def build_recording(rel_path: str, source: actions.ConfigSource) -> dict[str, An
 
 @app.function(**_CACHE_MACHINE, timeout=settings.CACHE_STEP_TIMEOUT_S)
 def finish_cache(
-    source: actions.ConfigSource, plan: Any, entries: list[dict[str, Any]]
+    source: actions.ConfigSource,
+    plan: Any,
+    entries: list[dict[str, Any]],
+    died: list[tuple[str, str]],
 ) -> actions.CacheOutcome:
-    """Cache step 3: the manifest, once every recording is built."""
+    """Cache step 3: the manifest, once every recording is built or its step has failed."""
     _refresh()
-    outcome = actions.finish_cache(source, plan, entries)
+    outcome = actions.finish_cache(source, plan, entries, died)
     _persist()
     return outcome
 

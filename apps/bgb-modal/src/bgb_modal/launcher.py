@@ -28,7 +28,11 @@ class RemoteFunction(Protocol):
     def remote(self, *args: Any, **kwargs: Any) -> Any: ...
 
     def map(
-        self, *inputs: Iterable[Any], kwargs: dict[str, Any] = ..., order_outputs: bool = ...
+        self,
+        *inputs: Iterable[Any],
+        kwargs: dict[str, Any] = ...,
+        order_outputs: bool = ...,
+        return_exceptions: bool = ...,
     ) -> Iterable[Any]: ...
 
     def with_options(self, *, gpu: str | None = ...) -> Any: ...
@@ -112,17 +116,25 @@ def _build_cache(
     plan = functions.plan_cache.remote(source)
     echo(f"cache: {len(plan.selected)} recordings selected, {len(plan.pending)} to build")
     entries: list[dict[str, Any]] = []
+    died: list[tuple[str, str]] = []
     if plan.pending:
+        # A Python error inside a step comes back as its entry; a step whose container died or
+        # ran out of time comes back as an exception, matched to its recording by the order.
         results = functions.build_recording.map(
-            plan.pending, kwargs={"source": source}, order_outputs=False
+            plan.pending, kwargs={"source": source}, order_outputs=True, return_exceptions=True
         )
-        for n, entry in enumerate(results, start=1):
-            entries.append(entry)
+        for n, (rel_path, entry) in enumerate(zip(plan.pending, results, strict=True), start=1):
+            if isinstance(entry, BaseException):
+                what = f"the build step failed: {type(entry).__name__}: {entry}"
+                died.append((rel_path, what))
+                echo(f"cache: {rel_path}: {what}; listed as skipped, retried by the next build")
+            else:
+                entries.append(entry)
             if n % 100 == 0 or n == len(plan.pending):
                 echo(f"cache: {n}/{len(plan.pending)} built")
     # entries of unexpected errors are not stored by their worker: hand them to the manifest
     unstored = [e for e in entries if e["reason"] == "unexpected_error"]
-    outcome = functions.finish_cache.remote(source, plan, unstored)
+    outcome = functions.finish_cache.remote(source, plan, unstored, died)
     echo(
         f"cache: {outcome.n_ok} ok, {len(outcome.skipped)} skipped ({outcome.n_reused} reused); "
         f"manifest: {outcome.manifest_path}"

@@ -11,7 +11,13 @@ from bgb_data._channels import ELECTRODES, NEIGHBOURS, canonical_electrode, matc
 from bgb_data._dataset import DEFAULT_MAX_OPEN_RECORDINGS, BalancedSampler, WindowDataset
 from bgb_data._edf import read_edf_header, write_edf
 from bgb_data._errors import SKIP_REASONS, RecordingError
-from bgb_data._fanout import CachePlan, build_recording, plan_cache_build, write_manifest
+from bgb_data._fanout import (
+    CachePlan,
+    build_recording,
+    failed_recording,
+    plan_cache_build,
+    write_manifest,
+)
 from bgb_data._labels import find_annotation, label_mask
 from bgb_data._manifest import Manifest, RecordingEntry
 from bgb_data._prepare import PreparedInfo, prepare_recording
@@ -45,6 +51,7 @@ __all__ = [
     "build_cache",
     "build_recording",
     "canonical_electrode",
+    "failed_recording",
     "find_annotation",
     "generate_corpus",
     "label_mask",

@@ -5,7 +5,9 @@ containers sharing a volume) runs the same build in three steps instead:
 
 1. :func:`plan_cache_build` once: which recordings of the selection still need building.
 2. :func:`build_recording` per pending recording, anywhere that sees the same data root and
-   cache folder; each writes its files atomically, exactly as :func:`build_cache` does.
+   cache folder; each writes its files atomically, exactly as :func:`build_cache` does. A step
+   that never returns (its machine died, or it ran out of time) gets its entry from
+   :func:`failed_recording`, as a dying worker of :func:`build_cache` does.
 3. :func:`write_manifest` once, after every step 2 finished, from the entries they returned
    and the entries already in the cache.
 
@@ -20,14 +22,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bgb_data._cache import manifest_for, remove_scratch
+from bgb_data._cache import WorkerDiedError, manifest_for, remove_scratch
 from bgb_data._layout import SPLITS, SourceFile, describe_source, discover, edf_root, select_sources
 from bgb_data._manifest import RecordingEntry
 from bgb_data._recipe import Recipe
-from bgb_data._task import Task, process_guarded, trusted_entry
+from bgb_data._task import Task, process_guarded, trusted_entry, unexpected_entry
 from bgb_data._windows import STRIDE_N, WINDOW_N
 
-__all__ = ["CachePlan", "build_recording", "plan_cache_build", "write_manifest"]
+__all__ = [
+    "CachePlan",
+    "build_recording",
+    "failed_recording",
+    "plan_cache_build",
+    "write_manifest",
+]
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,29 @@ def build_recording(
     root, cache = Path(data_root).resolve(), Path(cache_dir).resolve()
     source = _find(root, rel_path)
     return process_guarded(_task(source, root, cache, recipe))
+
+
+def failed_recording(
+    data_root: str | Path,
+    cache_dir: str | Path,
+    rel_path: str,
+    message: str,
+    *,
+    recipe: Recipe | None = None,
+) -> RecordingEntry:
+    """The entry of a recording whose :func:`build_recording` step never returned.
+
+    ``skipped`` with reason ``unexpected_error`` and ``message`` (what the caller saw: the
+    machine died, the step ran out of time), logged and not stored, so the next build retries
+    the recording. Hand it to :func:`write_manifest` with the returned entries.
+
+    Raises:
+        ValueError: ``rel_path`` is not an EDF under the split folders of the data root.
+    """
+    recipe = recipe if recipe is not None else Recipe()
+    root, cache = Path(data_root).resolve(), Path(cache_dir).resolve()
+    task = _task(_find(root, rel_path), root, cache, recipe)
+    return unexpected_entry(task, WorkerDiedError(message))
 
 
 def write_manifest(
