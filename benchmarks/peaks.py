@@ -32,7 +32,7 @@ import mne
 import numpy as np
 
 import bgb
-from bgb_data import SEIZURE_TABLE
+from bgb_data import SEIZURE_TABLE, read_edf_header
 from bgb_post import moving_average
 
 DETECTORS = {"bgb": "runs/demo/best.pt", "classical": "runs/demo/baseline/best.pt"}
@@ -52,8 +52,7 @@ class Split:
 
 def photic_on(edf: Path, n_blocks: int) -> np.ndarray:
     """(n_blocks,) whether the recording's PHOTIC channel flashes in each 60 s block."""
-    labels = mne.io.read_raw_edf(edf, preload=False, verbose="error").ch_names
-    photic = [label for label in labels if "PHOTIC" in label.upper()]
+    photic = [label for label in read_edf_header(edf).raw_labels if "PHOTIC" in label.upper()]
     if not photic:
         return np.zeros(n_blocks, dtype=bool)
     raw = mne.io.read_raw_edf(edf, include=photic[:1], preload=True, verbose="error")
@@ -64,9 +63,8 @@ def photic_on(edf: Path, n_blocks: int) -> np.ndarray:
     return np.array([flashes[i * per_block : (i + 1) * per_block].any() for i in range(n_blocks)])
 
 
-def split_peaks(work: Path, checkpoint: Path, split: str) -> Split:
+def split_peaks(work: Path, detector: bgb.TrainedDetector, split: str) -> Split:
     truth = list(csv.DictReader((work / "corpus" / SEIZURE_TABLE).open(), delimiter="\t"))
-    detector = bgb.load_trained(checkpoint, "cpu")
     seizures, blocks, tau_on = [], [], float("nan")
     for edf in sorted((work / "corpus" / "edf" / split).rglob("*.edf")):
         found = bgb.detect(edf, detector, plot=False)
@@ -130,8 +128,9 @@ def main() -> None:
             if not (work / checkpoint).exists():
                 lines.append(f"- {name}: no checkpoint at {work / checkpoint}")
                 continue
+            detector = bgb.load_trained(work / checkpoint, "cpu")
             for split in args.splits:
-                lines += describe(name, split, split_peaks(work, work / checkpoint, split))
+                lines += describe(name, split, split_peaks(work, detector, split))
         text = "\n".join(lines)
         (work / "peaks.md").write_text(text + "\n")
         print(text, flush=True)
