@@ -41,6 +41,7 @@ TINY = [
     "training.progress=false",
     "training.seed=3",
     "evaluation.inference_stride_s=8",
+    "evaluation.batch_size=16",  # the narrow test models pay per call, not per window
     "evaluation.n_thresholds=8",
     "evaluation.max_plots=1",
     "evaluation.after_training=false",
