@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from bgb.config.schema import AugmentConfig
-from bgb.training.augment import MIRROR, augment_batch
+from bgb.training.augment import MIRROR, augment_batch, symmetric_rhythm
 from bgb_data import ELECTRODES
 
 
@@ -68,3 +68,51 @@ def test_same_generator_seed_same_output() -> None:
 def test_bad_range_rejected() -> None:
     with pytest.raises(ValueError, match="gain"):
         AugmentConfig(gain=(2.0, 1.0))
+
+
+def test_rhythm_is_symmetric_narrow_band_and_common_average() -> None:
+    config = AugmentConfig(rhythm_hz=(8.0, 8.0), rhythm_amplitude=(1.0, 1.0))
+    length = 30 * 256  # 30 s at the cache's rate
+    raw = symmetric_rhythm(64, length, config, torch.Generator().manual_seed(4))
+    assert raw.shape == (64, 19, length) and raw.dtype == torch.float32
+    r = raw.double()
+    # re-referenced: the electrodes sum to zero at every sample (float32 rounding of values <= 5)
+    torch.testing.assert_close(r.sum(dim=1), torch.zeros_like(r[:, 0]), rtol=0, atol=1e-5)
+    # mirroring leaves it unchanged (the field is a function of |x|; float32 rounding)
+    torch.testing.assert_close(r[:, list(MIRROR), :], r, rtol=0, atol=1e-6)
+    # its power within 0.5 Hz of the centre, plus a Hann window's main lobe (2 bins of 1/30 Hz)
+    hann = torch.hann_window(length, periodic=False, dtype=torch.float64)
+    power = torch.fft.rfft(r * hann, dim=-1).abs().pow(2).sum(dim=(0, 1))
+    hz = torch.fft.rfftfreq(length, 1 / 256)
+    near = (hz - 8.0).abs() <= 0.5 + 3 / 30
+    assert float(power[near].sum() / power.sum()) > 0.999
+    # amplitude is a factor: the same draws at twice the amplitude give twice the rhythm
+    double = AugmentConfig(rhythm_hz=(8.0, 8.0), rhythm_amplitude=(2.0, 2.0))
+    r2 = symmetric_rhythm(64, length, double, torch.Generator().manual_seed(4)).double()
+    torch.testing.assert_close(r2, 2 * r, rtol=0, atol=2e-6)
+
+
+def test_rhythm_added_to_the_chosen_windows_only() -> None:
+    x = _batch(n=64, t=512)
+    out = augment_batch(x, AugmentConfig(rhythm=0.5), torch.Generator().manual_seed(5))
+    changed = (out != x).any(dim=-1).any(dim=-1)
+    assert 16 < int(changed.sum()) < 48
+    delta = out - x
+    # what was added to a changed window is symmetric and sums to zero over electrodes
+    torch.testing.assert_close(delta[changed][:, list(MIRROR)], delta[changed], rtol=0, atol=1e-5)
+    torch.testing.assert_close(delta.sum(dim=1), torch.zeros(64, 512), rtol=0, atol=1e-4)
+
+
+def test_rhythm_off_leaves_the_other_transforms_as_they_were() -> None:
+    base = AugmentConfig(gain=(0.5, 2), sign_flip=0.5, mirror=0.5, channel_dropout=0.1)
+    x = _batch()
+    a = augment_batch(x, base, torch.Generator().manual_seed(9))
+    b = augment_batch(x, base.model_copy(update={"rhythm": 0.0}), torch.Generator().manual_seed(9))
+    assert torch.equal(a, b)
+
+
+def test_rhythm_range_checked() -> None:
+    with pytest.raises(ValueError, match="rhythm_hz"):
+        AugmentConfig(rhythm_hz=(4.0, 130.0))
+    with pytest.raises(ValueError, match="rhythm_amplitude"):
+        AugmentConfig(rhythm_amplitude=(0.0, 1.0))

@@ -15,6 +15,7 @@ import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
 from bgb.config._bridge import validate_dataclass
+from bgb_data import SFREQ_HZ
 from bgb_model import DetectorConfig
 from bgb_post import PostprocessConfig
 
@@ -84,13 +85,25 @@ class AugmentConfig(_Section):
     """Probability of exchanging a window's left and right electrodes."""
     channel_dropout: float = Field(default=0.0, ge=0, lt=1)
     """Probability of zeroing each electrode of a window."""
+    rhythm: float = Field(default=0.0, ge=0, le=1)
+    """Probability of adding a bilaterally symmetric background rhythm to a window."""
+    rhythm_hz: tuple[float, float] = (4.0, 13.0)
+    """Range of the added rhythm's centre frequency (uniform), Hz."""
+    rhythm_amplitude: tuple[float, float] = (0.5, 2.0)
+    """Range of its RMS amplitude at its largest site (log-uniform), in the cache's units
+    (each electrode's robust standard deviation)."""
 
     @pydantic.model_validator(mode="after")
     def _ranges(self) -> AugmentConfig:
-        for name in ("gain", "channel_gain"):
+        for name in ("gain", "channel_gain", "rhythm_hz", "rhythm_amplitude"):
             low, high = getattr(self, name)
             if not 0 < low <= high:
                 raise ValueError(f"augment.{name} must be a range 0 < low <= high")
+        if self.rhythm_hz[1] > SFREQ_HZ / 2 - 1.0:
+            raise ValueError(
+                f"augment.rhythm_hz must end at most 1 Hz below the cache's Nyquist frequency "
+                f"({SFREQ_HZ / 2 - 1.0:g} Hz)"
+            )
         return self
 
     @property
@@ -102,6 +115,7 @@ class AugmentConfig(_Section):
             or self.sign_flip > 0
             or self.mirror > 0
             or self.channel_dropout > 0
+            or self.rhythm > 0
         )
 
 

@@ -11,7 +11,13 @@ detector cannot lean on it:
 - ``mirror``: left and right electrodes exchanged (a focus on either side is equally likely);
 - ``channel_dropout``: electrodes set to zero, the centre of a normalised channel (what the
   cache writes when it cannot use an electrode is an interpolation, a different but related
-  loss of information).
+  loss of information);
+- ``rhythm``: a bilaterally symmetric narrow-band rhythm added to the window, 4-13 Hz by
+  default, waxing and waning, strongest over the back, the centre or the front of the head
+  (a posterior dominant rhythm, slowed in some patients, drowsy central theta, a mu rhythm,
+  frontal midline theta). These are the normal rhythms most often mistaken for a seizure's
+  rhythmic discharge; a discharge is focal or evolves, they do neither. The added potential is
+  re-referenced to the common average as the cache's signals are.
 
 The labels never change. Draws come from the caller's ``torch.Generator`` (on CPU), so a run
 and its resume see the same augmentation.
@@ -25,8 +31,9 @@ import torch
 
 from bgb.config.schema import AugmentConfig
 from bgb_data import ELECTRODES as _ELECTRODES
+from bgb_data import SFREQ_HZ
 
-__all__ = ["MIRROR", "augment_batch"]
+__all__ = ["MIRROR", "augment_batch", "symmetric_rhythm"]
 
 _PAIRS = {"Fp1": "Fp2", "F7": "F8", "F3": "F4", "T3": "T4", "C3": "C4", "T5": "T6",
           "P3": "P4", "O1": "O2"}  # fmt: skip
@@ -39,6 +46,18 @@ def _mirror() -> tuple[int, ...]:
 
 MIRROR = _mirror()
 """Channel order that exchanges left and right electrodes (midline ones stay)."""
+
+# Approximate 10-20 positions on a unit disc seen from above: x left (-) to right (+),
+# y back (-) to front (+). Only the front-back coordinate and |x| shape a rhythm's field.
+_XY = {"Fp1": (-0.3, 0.95), "Fp2": (0.3, 0.95), "F7": (-0.8, 0.6), "F3": (-0.4, 0.5),
+       "Fz": (0.0, 0.5), "F4": (0.4, 0.5), "F8": (0.8, 0.6), "T3": (-1.0, 0.0),
+       "C3": (-0.5, 0.0), "Cz": (0.0, 0.0), "C4": (0.5, 0.0), "T4": (1.0, 0.0),
+       "T5": (-0.8, -0.6), "P3": (-0.4, -0.5), "Pz": (0.0, -0.5), "P4": (0.4, -0.5),
+       "T6": (0.8, -0.6), "O1": (-0.3, -0.95), "O2": (0.3, -0.95)}  # fmt: skip
+_RHYTHM_PARTS = 3
+"""Sinusoids summed into one rhythm; their beating makes it wax and wane."""
+_RHYTHM_SPREAD_HZ = 0.5
+"""Each part's frequency lies within this of the rhythm's centre frequency."""
 
 
 def _log_uniform(
@@ -56,7 +75,7 @@ def augment_batch(
     Every draw is made on the CPU from ``generator`` whatever the transforms enabled, so the
     sequence of draws does not depend on ``x``'s device.
     """
-    batch, channels, _ = x.shape
+    batch, channels, length = x.shape
     if channels != len(_ELECTRODES):
         raise ValueError(f"augment_batch expects {len(_ELECTRODES)} electrodes, got {channels}")
     gain = _log_uniform((batch, 1), *config.gain, generator)
@@ -65,9 +84,48 @@ def augment_batch(
     mirror = torch.rand((batch,), generator=generator) < config.mirror
     keep = torch.rand((batch, channels), generator=generator) >= config.channel_dropout
     scale = gain * channel_gain * torch.where(flip, -1.0, 1.0) * keep
+    # drawn after the transforms above, so adding it left their draws as they were
+    added = torch.rand((batch,), generator=generator) < config.rhythm
+    if bool(added.any()):
+        rhythm = symmetric_rhythm(batch, length, config, generator) * added[:, None, None]
+        x = x + rhythm.to(x.device, x.dtype)
     out = x * scale.to(x.device, x.dtype).unsqueeze(-1)
     if bool(mirror.any()):
         index = torch.tensor(MIRROR, device=x.device)
         rows = mirror.to(x.device)
         out = torch.where(rows[:, None, None], out.index_select(1, index), out)
     return out
+
+
+def symmetric_rhythm(
+    batch: int, length: int, config: AugmentConfig, generator: torch.Generator
+) -> torch.Tensor:
+    """(batch, 19, length) float32 on the CPU: one rhythm per window, as ``rhythm`` adds it.
+
+    A sum of three sinusoids within 0.5 Hz of a centre frequency drawn from
+    ``config.rhythm_hz`` (at the cache's rate), times a field that is a Gaussian over the
+    scalp centred on the midline (front-back position uniform from the occiput to between Fz
+    and Fp, width 0.4-0.8 of the head's radius), so mirroring leaves it unchanged. At its
+    largest site its RMS amplitude (over a window much longer than the beats) is the one drawn
+    from ``config.rhythm_amplitude``; the common average is then subtracted.
+    """
+    xy = torch.tensor([_XY[e] for e in _ELECTRODES], dtype=torch.float64)  # (19, 2)
+    centre_hz = config.rhythm_hz[0] + torch.rand(
+        (batch, 1), generator=generator, dtype=torch.float64
+    ) * (config.rhythm_hz[1] - config.rhythm_hz[0])
+    offsets = 2 * torch.rand((batch, _RHYTHM_PARTS), generator=generator, dtype=torch.float64) - 1
+    hz = centre_hz + _RHYTHM_SPREAD_HZ * offsets  # (batch, parts)
+    phase = (
+        2 * math.pi * torch.rand((batch, _RHYTHM_PARTS), generator=generator, dtype=torch.float64)
+    )
+    amplitude = _log_uniform((batch, 1), *config.rhythm_amplitude, generator)
+    front_back = -1.0 + 1.7 * torch.rand((batch, 1), generator=generator, dtype=torch.float64)
+    width = 0.4 + 0.4 * torch.rand((batch, 1), generator=generator, dtype=torch.float64)
+    squared = xy[None, :, 0] ** 2 + (xy[None, :, 1] - front_back) ** 2  # (batch, 19)
+    field = torch.exp(-squared / (2 * width**2))
+    field = field / field.amax(dim=1, keepdim=True)
+    t = torch.arange(length, dtype=torch.float64) / SFREQ_HZ
+    waves = torch.sin(2 * math.pi * hz[:, :, None] * t + phase[:, :, None])  # (batch, parts, T)
+    wave = waves.sum(dim=1) / math.sqrt(_RHYTHM_PARTS / 2)  # unit RMS on average
+    potential = (amplitude * field)[:, :, None] * wave[:, None, :]
+    return (potential - potential.mean(dim=1, keepdim=True)).to(torch.float32)
