@@ -71,7 +71,9 @@ def test_bad_range_rejected() -> None:
 
 
 def test_rhythm_is_symmetric_narrow_band_and_common_average() -> None:
-    config = AugmentConfig(rhythm_hz=(8.0, 8.0), rhythm_amplitude=(1.0, 1.0))
+    config = AugmentConfig(
+        rhythm_hz=(8.0, 8.0), rhythm_width_hz=(0.5, 0.5), rhythm_amplitude=(1.0, 1.0)
+    )
     length = 30 * 256  # 30 s at the cache's rate
     raw = symmetric_rhythm(64, length, config, torch.Generator().manual_seed(4))
     assert raw.shape == (64, 19, length) and raw.dtype == torch.float32
@@ -87,7 +89,7 @@ def test_rhythm_is_symmetric_narrow_band_and_common_average() -> None:
     near = (hz - 8.0).abs() <= 0.5 + 3 / 30
     assert float(power[near].sum() / power.sum()) > 0.999
     # amplitude is a factor: the same draws at twice the amplitude give twice the rhythm
-    double = AugmentConfig(rhythm_hz=(8.0, 8.0), rhythm_amplitude=(2.0, 2.0))
+    double = config.model_copy(update={"rhythm_amplitude": (2.0, 2.0)})
     r2 = symmetric_rhythm(64, length, double, torch.Generator().manual_seed(4)).double()
     torch.testing.assert_close(r2, 2 * r, rtol=0, atol=2e-6)
 
@@ -113,6 +115,8 @@ def test_rhythm_off_leaves_the_other_transforms_as_they_were() -> None:
 
 def test_rhythm_range_checked() -> None:
     with pytest.raises(ValueError, match="rhythm_hz"):
-        AugmentConfig(rhythm_hz=(4.0, 130.0))
+        AugmentConfig(rhythm_hz=(4.0, 127.0))
+    with pytest.raises(ValueError, match="rhythm_hz"):
+        AugmentConfig(rhythm_hz=(1.0, 13.0), rhythm_width_hz=(0.5, 1.5))
     with pytest.raises(ValueError, match="rhythm_amplitude"):
         AugmentConfig(rhythm_amplitude=(0.0, 1.0))

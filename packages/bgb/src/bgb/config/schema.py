@@ -89,19 +89,27 @@ class AugmentConfig(_Section):
     """Probability of adding a bilaterally symmetric background rhythm to a window."""
     rhythm_hz: tuple[float, float] = (4.0, 13.0)
     """Range of the added rhythm's centre frequency (uniform), Hz."""
+    rhythm_width_hz: tuple[float, float] = (0.3, 1.5)
+    """Range of its half-bandwidth (uniform), Hz: narrow like an alpha rhythm, broad like
+    drowsy theta."""
     rhythm_amplitude: tuple[float, float] = (0.5, 2.0)
     """Range of its RMS amplitude at its largest site (log-uniform), in the cache's units
     (each electrode's robust standard deviation)."""
 
     @pydantic.model_validator(mode="after")
     def _ranges(self) -> AugmentConfig:
-        for name in ("gain", "channel_gain", "rhythm_hz", "rhythm_amplitude"):
+        for name in ("gain", "channel_gain", "rhythm_hz", "rhythm_width_hz", "rhythm_amplitude"):
             low, high = getattr(self, name)
             if not 0 < low <= high:
                 raise ValueError(f"augment.{name} must be a range 0 < low <= high")
-        if self.rhythm_hz[1] > SFREQ_HZ / 2 - 1.0:
+        low_hz, high_hz = (
+            self.rhythm_hz[0] - self.rhythm_width_hz[1],
+            self.rhythm_hz[1] + self.rhythm_width_hz[1],
+        )
+        if low_hz <= 0 or high_hz > SFREQ_HZ / 2 - 1.0:
             raise ValueError(
-                f"augment.rhythm_hz must end at most 1 Hz below the cache's Nyquist frequency "
+                f"augment.rhythm_hz widened by rhythm_width_hz spans {low_hz:g}-{high_hz:g} Hz; "
+                f"it must lie above 0 and at most 1 Hz below the cache's Nyquist frequency "
                 f"({SFREQ_HZ / 2 - 1.0:g} Hz)"
             )
         return self

@@ -12,7 +12,7 @@ detector cannot lean on it:
 - ``channel_dropout``: electrodes set to zero, the centre of a normalised channel (what the
   cache writes when it cannot use an electrode is an interpolation, a different but related
   loss of information);
-- ``rhythm``: a bilaterally symmetric narrow-band rhythm added to the window, 4-13 Hz by
+- ``rhythm``: a bilaterally symmetric band-limited rhythm added to the window, 4-13 Hz by
   default, waxing and waning, strongest over the back, the centre or the front of the head
   (a posterior dominant rhythm, slowed in some patients, drowsy central theta, a mu rhythm,
   frontal midline theta). These are the normal rhythms most often mistaken for a seizure's
@@ -54,10 +54,8 @@ _XY = {"Fp1": (-0.3, 0.95), "Fp2": (0.3, 0.95), "F7": (-0.8, 0.6), "F3": (-0.4, 
        "C3": (-0.5, 0.0), "Cz": (0.0, 0.0), "C4": (0.5, 0.0), "T4": (1.0, 0.0),
        "T5": (-0.8, -0.6), "P3": (-0.4, -0.5), "Pz": (0.0, -0.5), "P4": (0.4, -0.5),
        "T6": (0.8, -0.6), "O1": (-0.3, -0.95), "O2": (0.3, -0.95)}  # fmt: skip
-_RHYTHM_PARTS = 3
+_RHYTHM_PARTS = 5
 """Sinusoids summed into one rhythm; their beating makes it wax and wane."""
-_RHYTHM_SPREAD_HZ = 0.5
-"""Each part's frequency lies within this of the rhythm's centre frequency."""
 
 
 def _log_uniform(
@@ -102,8 +100,9 @@ def symmetric_rhythm(
 ) -> torch.Tensor:
     """(batch, 19, length) float32 on the CPU: one rhythm per window, as ``rhythm`` adds it.
 
-    A sum of three sinusoids within 0.5 Hz of a centre frequency drawn from
-    ``config.rhythm_hz`` (at the cache's rate), times a field that is a Gaussian over the
+    A sum of five sinusoids at frequencies uniform within a half-width drawn from
+    ``config.rhythm_width_hz`` of a centre frequency drawn from ``config.rhythm_hz`` (at the
+    cache's rate), times a field that is a Gaussian over the
     scalp centred on the midline (front-back position uniform from the occiput to between Fz
     and Fp, width 0.4-0.8 of the head's radius), so mirroring leaves it unchanged. At its
     largest site its RMS amplitude (over a window much longer than the beats) is the one drawn
@@ -113,8 +112,12 @@ def symmetric_rhythm(
     centre_hz = config.rhythm_hz[0] + torch.rand(
         (batch, 1), generator=generator, dtype=torch.float64
     ) * (config.rhythm_hz[1] - config.rhythm_hz[0])
+    low, high = config.rhythm_width_hz
+    half_width = low + (high - low) * torch.rand(
+        (batch, 1), generator=generator, dtype=torch.float64
+    )
     offsets = 2 * torch.rand((batch, _RHYTHM_PARTS), generator=generator, dtype=torch.float64) - 1
-    hz = centre_hz + _RHYTHM_SPREAD_HZ * offsets  # (batch, parts)
+    hz = centre_hz + half_width * offsets  # (batch, parts)
     phase = (
         2 * math.pi * torch.rand((batch, _RHYTHM_PARTS), generator=generator, dtype=torch.float64)
     )
