@@ -102,9 +102,9 @@ def symmetric_rhythm(
 
     A sum of five sinusoids at frequencies uniform within a half-width drawn from
     ``config.rhythm_width_hz`` of a centre frequency drawn from ``config.rhythm_hz`` (at the
-    cache's rate), times a field that is a Gaussian over the
-    scalp centred on the midline (front-back position uniform from the occiput to between Fz
-    and Fp, width 0.4-0.8 of the head's radius), so mirroring leaves it unchanged. At its
+    cache's rate), times a field that is a Gaussian over the scalp centred on the midline
+    (front-back position uniform from the occiput to between Fz and Fp, width 0.4-0.8 of the
+    head's radius), so mirroring leaves it unchanged. At its
     largest site its RMS amplitude (over a window much longer than the beats) is the one drawn
     from ``config.rhythm_amplitude``; the common average is then subtracted.
     """
